@@ -1,0 +1,440 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// freeholdd: the device daemon. Parses the command line, loads the configuration and state, and wires the modules
+// together on one I/O thread. Business rules live in the modules, not here.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <freehold/version.hpp>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/accounts.hpp"
+#include "core/atomic_file.hpp"
+#include "core/audit.hpp"
+#include "core/config.hpp"
+#include "core/crypto.hpp"
+#include "core/db.hpp"
+#include "core/device_model.hpp"
+#include "core/lockout.hpp"
+#include "core/log.hpp"
+#include "core/sessions.hpp"
+#include "core/tls_cert.hpp"
+#include "web/api.hpp"
+#include "web/server.hpp"
+
+namespace fs = std::filesystem;
+namespace asio = boost::asio;
+using namespace freehold;
+
+namespace {
+
+constexpr int kExitUsage = 2;
+constexpr auto kStopGrace = std::chrono::milliseconds(1500);
+
+struct Options {
+  std::optional<fs::path> config_file;
+  std::optional<fs::path> state_dir;
+  bool demo = false;
+};
+
+void print_help() {
+  std::cout << "Usage: freeholdd [OPTIONS]\n"
+               "Freehold device daemon: video streaming, ONVIF, MQTT and a web UI under the owner's control.\n\n"
+               "  --config FILE        configuration file (default: STATE_DIR/freeholdd.toml)\n"
+               "  --state-dir DIR      where keys, users and the audit log live (default: /var/lib/freehold)\n"
+               "  --demo               run with a simulated camera; a fresh state directory unless --state-dir\n"
+               "                       is given, and an admin with a random password printed once\n"
+               "  --check-config FILE  validate FILE; print 'file:line: message' per problem; exit 0 or 2\n"
+               "  --help-config        list every setting with its default and range\n"
+               "  --version            print the version\n"
+               "  --help               this text\n\n"
+               "Signals: SIGHUP reloads the configuration file; SIGTERM and SIGINT stop gracefully.\n";
+}
+
+void print_config_help() {
+  for (const auto& s : settings_schema()) {
+    std::cout << s.key << " = " << (s.kind == Kind::string || s.kind == Kind::choice ? "\"" : "")
+              << value_to_string(s.default_value) << (s.kind == Kind::string || s.kind == Kind::choice ? "\"" : "");
+    if (s.kind == Kind::integer) std::cout << "  # " << s.min << ".." << s.max << (s.unit.empty() ? "" : " " + s.unit);
+    if (s.kind == Kind::choice) {
+      std::cout << "  # one of";
+      for (const auto& c : s.choices) std::cout << " " << c;
+    }
+    std::cout << "  — " << s.help << (s.restart_required ? " (applies on restart)" : "") << "\n";
+  }
+}
+
+// Reads and validates a config file. A missing file means defaults. Problems go to `errors` as file:line: message.
+std::optional<Config> load_config(const fs::path& file, bool must_exist, std::vector<std::string>& errors) {
+  std::error_code ec;
+  if (!fs::exists(file, ec)) {
+    if (must_exist) {
+      errors.push_back(file.string() + ": no such file");
+      return std::nullopt;
+    }
+    return Config{};
+  }
+  std::string err;
+  auto text = read_file(file, &err, 1 << 20);
+  if (!text) {
+    errors.push_back(err);
+    return std::nullopt;
+  }
+  auto parsed = parse_config(*text);
+  for (const auto& d : parsed.errors) errors.push_back(format_diagnostic(file.string(), d));
+  if (!parsed.ok()) return std::nullopt;
+  return parsed.config;
+}
+
+int check_config(const fs::path& file) {
+  std::vector<std::string> errors;
+  load_config(file, true, errors);
+  for (const auto& e : errors) std::cerr << e << "\n";
+  if (!errors.empty()) return kExitUsage;
+  std::cout << file.string() << ": ok\n";
+  return 0;
+}
+
+std::optional<Options> parse_args(int argc, char** argv, int& exit_code) {
+  Options o;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](const char* name) -> std::optional<std::string> {
+      if (i + 1 >= args.size()) {
+        std::cerr << "freeholdd: " << name << " needs a value (see --help)\n";
+        return std::nullopt;
+      }
+      return args[++i];
+    };
+    if (a == "--help" || a == "-h") {
+      print_help();
+      exit_code = 0;
+      return std::nullopt;
+    } else if (a == "--version") {
+      std::cout << "freeholdd " << kVersion << (*kGitRevision ? std::string(" (") + kGitRevision + ")" : "") << "\n";
+      exit_code = 0;
+      return std::nullopt;
+    } else if (a == "--help-config") {
+      print_config_help();
+      exit_code = 0;
+      return std::nullopt;
+    } else if (a == "--check-config") {
+      auto v = value("--check-config");
+      exit_code = v ? check_config(*v) : kExitUsage;
+      return std::nullopt;
+    } else if (a == "--config") {
+      auto v = value("--config");
+      if (!v) break;
+      o.config_file = *v;
+    } else if (a == "--state-dir") {
+      auto v = value("--state-dir");
+      if (!v) break;
+      o.state_dir = *v;
+    } else if (a == "--demo") {
+      o.demo = true;
+    } else {
+      std::cerr << "freeholdd: unknown option '" << a << "' (see --help)\n";
+      exit_code = kExitUsage;
+      return std::nullopt;
+    }
+    continue;
+  }
+  if (exit_code != 0) return std::nullopt;
+  return o;
+}
+
+// Everything the daemon holds, in construction order; destroyed in reverse.
+class Daemon final {
+ public:
+  Daemon(Options opts, fs::path state_dir, fs::path config_file, Config config, crypto::DeviceKey key)
+      : opts_(std::move(opts)),
+        state_dir_(std::move(state_dir)),
+        config_file_(std::move(config_file)),
+        key_(std::move(key)),
+        db_(state_dir_ / "freehold.db"),
+        audit_(db_),
+        accounts_(db_, key_),
+        model_(std::move(config)),
+        sessions_(std::chrono::minutes(cfg().get_int("security.session_idle_minutes")),
+                  std::chrono::hours(cfg().get_int("security.session_max_hours"))),
+        lockout_(static_cast<int>(cfg().get_int("security.lockout_threshold")),
+                 std::chrono::seconds(cfg().get_int("security.lockout_seconds"))),
+        slow_work_(1),
+        tls_(asio::ssl::context::tls_server),
+        signals_(io_, SIGINT, SIGTERM, SIGHUP),
+        uptime_timer_(io_) {}
+
+  int run() {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::string err;
+    auto identity = load_or_create_tls_identity(state_dir_ / "tls", local_names(), &err);
+    if (!identity) {
+      log::error("tls.identity_failed", {{"error", err}});
+      return 1;
+    }
+    if (auto e = web::configure_tls(tls_, identity->cert_pem, identity->key_pem)) {
+      log::error("tls.config_failed", {{"error", *e}});
+      return 1;
+    }
+    log::info("tls.identity", {{"fingerprint_sha256", identity->fingerprint_sha256}});
+
+    if (!prepare_accounts()) return 1;
+
+    web::DeviceInfo info;
+    info.firmware_version = kVersion;
+    info.git_revision = kGitRevision;
+    info.tls_fingerprint = identity->fingerprint_sha256;
+    api_.emplace(web::ApiDeps{model_, accounts_, audit_, sessions_, lockout_, slow_work_.get_executor(), info,
+                              static_cast<int>(cfg().get_int("http.https_port"))});
+    web::ServerOptions so;
+    so.bind_address = cfg().get_string("http.bind");
+    so.https_port = static_cast<std::uint16_t>(cfg().get_int("http.https_port"));
+    so.plain_enabled = cfg().get_bool("http.plain_enabled");
+    so.plain_port = static_cast<std::uint16_t>(cfg().get_int("http.plain_port"));
+    so.max_body_bytes = static_cast<size_t>(cfg().get_int("http.max_body_bytes"));
+    so.request_timeout = std::chrono::seconds(cfg().get_int("http.request_timeout_s"));
+    so.max_connections = static_cast<size_t>(cfg().get_int("http.max_connections"));
+    server_.emplace(io_, tls_, *api_, so);
+    if (auto e = server_->start()) {
+      log::error("http.listen_failed", {{"error", *e}});
+      return 1;
+    }
+    changes_ = model_.subscribe([this](const Change& c) { on_change(c); });
+    handle_signals();
+    tick_uptime();
+
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+    log::info("http.ready", {{"https_port", server_->https_port()},
+                             {"plain_port", server_->plain_port()},
+                             {"startup_ms", static_cast<std::int64_t>(ms.count())}});
+    if (opts_.demo) print_demo_banner();
+    io_.run();
+    slow_work_.join();
+    log::info("daemon.stopped");
+    return 0;
+  }
+
+ private:
+  const Config& cfg() const { return model_.config(); }
+
+  bool prepare_accounts() {
+    if (accounts_.claimed()) return true;
+    if (opts_.demo) {
+      // The demo claims itself with a random password, shown once; there is never a fixed default.
+      demo_password_ = crypto::base64url(crypto::random_bytes(12));
+      if (auto e = accounts_.create("admin", Role::admin, crypto::hash_password(demo_password_), demo_password_)) {
+        log::error("demo.admin_failed", {{"error", *e}});
+        return false;
+      }
+      audit_.record("device", "console", "claimed", "demo admin created");
+      return true;
+    }
+    auto code = accounts_.begin_claim();
+    // The claim code is meant to be read from the console or log by whoever holds the device.
+    log::notice("claim.open", {{"claim_code", *code},
+                               {"hint", "POST /api/v1/claim {code, username, password} or open the web UI"}});
+    std::fprintf(stderr, "\n  This device has no owner yet. Claim code: %s\n\n", code->c_str());
+    return true;
+  }
+
+  void print_demo_banner() {
+    std::string host = "localhost";
+    std::printf("\nFreehold demo is running (state in %s)\n", state_dir_.c_str());
+    std::printf("  web UI / REST API: https://%s:%u/  (self-signed certificate; see fingerprint in the log)\n",
+                host.c_str(), server_->https_port());
+    if (server_->plain_port()) std::printf("  plain HTTP (LAN protocols): http://%s:%u/\n", host.c_str(), server_->plain_port());
+    std::printf("  health:            https://%s:%u/api/v1/health\n", host.c_str(), server_->https_port());
+    if (!demo_password_.empty()) {
+      std::printf("\nAdmin credentials (shown only this once):\n  username: admin\n  password: %s\n\n",
+                  demo_password_.c_str());
+    } else {
+      std::printf("\nThis state directory is already claimed: log in with the credentials you set.\n\n");
+    }
+    std::printf("Press Ctrl-C to stop.\n");
+    std::fflush(stdout);
+  }
+
+  void on_change(const Change& c) {
+    if (c.kind != Change::Kind::setting) return;
+    audit_.record(c.actor, "device-model", "setting_changed", c.key + "=" + value_to_string(c.value));
+    apply_runtime_settings();
+    if (c.actor == "config-file") return;  // it came from the file: nothing to write back
+    if (!save_pending_) {
+      // Coalesce the keys of one set_many() into one atomic write.
+      save_pending_ = true;
+      asio::post(io_, [this] {
+        save_pending_ = false;
+        if (auto e = write_file_atomic(config_file_, serialize_config(cfg()))) {
+          log::error("config.save_failed", {{"file", config_file_.string()}, {"error", *e}});
+        } else {
+          log::info("config.saved", {{"file", config_file_.string()}});
+        }
+      });
+    }
+  }
+
+  void apply_runtime_settings() {
+    if (auto l = log::parse_level(cfg().get_string("log.level"))) log::set_level(*l);
+    sessions_.configure(std::chrono::minutes(cfg().get_int("security.session_idle_minutes")),
+                        std::chrono::hours(cfg().get_int("security.session_max_hours")));
+    lockout_.configure(static_cast<int>(cfg().get_int("security.lockout_threshold")),
+                       std::chrono::seconds(cfg().get_int("security.lockout_seconds")));
+    if (server_) {
+      server_->set_limits(static_cast<size_t>(cfg().get_int("http.max_body_bytes")),
+                          std::chrono::seconds(cfg().get_int("http.request_timeout_s")));
+    }
+  }
+
+  void reload() {
+    std::vector<std::string> errors;
+    auto next = load_config(config_file_, false, errors);
+    if (!next) {
+      for (const auto& e : errors) log::error("config.reload_rejected", {{"problem", e}});
+      log::warn("config.reload_kept_running_config", {{"file", config_file_.string()}});
+      return;
+    }
+    auto result = model_.replace(*next, "config-file");
+    for (const auto& k : result.restart_required) log::warn("config.restart_required", {{"key", k}});
+    log::info("config.reloaded", {{"file", config_file_.string()}, {"changed", result.changed.size()}});
+  }
+
+  void handle_signals() {
+    signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      if (sig == SIGHUP) {
+        reload();
+        handle_signals();
+        return;
+      }
+      log::info("daemon.stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      stop();
+    });
+  }
+
+  void stop() {
+    uptime_timer_.cancel();
+    server_->stop();
+    stop_deadline_ = std::chrono::steady_clock::now() + kStopGrace;
+    wait_for_connections();
+  }
+
+  void wait_for_connections() {
+    if (server_->connections() == 0 || std::chrono::steady_clock::now() >= stop_deadline_) {
+      io_.stop();
+      return;
+    }
+    uptime_timer_.expires_after(std::chrono::milliseconds(20));
+    uptime_timer_.async_wait([this](const boost::system::error_code&) { wait_for_connections(); });
+  }
+
+  void tick_uptime() {
+    static const auto start = std::chrono::steady_clock::now();
+    model_.publish_state("uptime", static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                                                 std::chrono::steady_clock::now() - start)
+                                                                 .count()));
+    uptime_timer_.expires_after(std::chrono::seconds(60));
+    uptime_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) tick_uptime();
+    });
+  }
+
+  Options opts_;
+  fs::path state_dir_;
+  fs::path config_file_;
+  crypto::DeviceKey key_;
+  Database db_;
+  Audit audit_;
+  Accounts accounts_;
+  DeviceModel model_;
+  Sessions sessions_;
+  Lockout lockout_;
+  asio::thread_pool slow_work_;
+  asio::io_context io_{1};
+  asio::ssl::context tls_;
+  asio::signal_set signals_;
+  asio::steady_timer uptime_timer_;
+  std::optional<web::Api> api_;
+  std::optional<web::Server> server_;
+  DeviceModel::ChangeSignal::Subscription changes_;
+  std::string demo_password_;
+  bool save_pending_ = false;
+  std::chrono::steady_clock::time_point stop_deadline_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int exit_code = 0;
+  auto opts = parse_args(argc, argv, exit_code);
+  if (!opts) return exit_code;
+  std::signal(SIGPIPE, SIG_IGN);
+  if (!crypto::init()) {
+    std::cerr << "freeholdd: cannot initialise libsodium (no entropy source?)\n";
+    return 1;
+  }
+  umask(077);
+
+  fs::path state_dir;
+  if (opts->state_dir) {
+    state_dir = *opts->state_dir;
+  } else if (opts->demo) {
+    char tmpl[] = "/tmp/freehold-demo-XXXXXX";
+    if (!mkdtemp(tmpl)) {
+      std::perror("freeholdd: cannot create a demo state directory");
+      return 1;
+    }
+    state_dir = tmpl;
+  } else {
+    state_dir = "/var/lib/freehold";
+  }
+  std::error_code ec;
+  fs::create_directories(state_dir, ec);
+  if (ec || !fs::is_directory(state_dir)) {
+    std::cerr << "freeholdd: cannot create state directory " << state_dir << ": " << ec.message() << "\n";
+    return 1;
+  }
+  fs::permissions(state_dir, fs::perms::owner_all, ec);
+
+  const fs::path config_file = opts->config_file.value_or(state_dir / "freeholdd.toml");
+  std::vector<std::string> errors;
+  auto config = load_config(config_file, opts->config_file.has_value(), errors);
+  if (!config) {
+    for (const auto& e : errors) std::cerr << e << "\n";
+    return kExitUsage;
+  }
+  if (opts->demo && !opts->config_file) {
+    // Unprivileged ports, so the demo runs as any user beside other services.
+    config->set_validated("http.https_port", std::int64_t{8443});
+    config->set_validated("http.plain_port", std::int64_t{8080});
+  }
+  if (auto l = log::parse_level(config->get_string("log.level"))) log::set_level(*l);
+  log::info("daemon.starting", {{"version", kVersion}, {"state_dir", state_dir.string()},
+                                {"config", config_file.string()}, {"demo", opts->demo}});
+
+  std::string err;
+  auto key = crypto::DeviceKey::load_or_create(state_dir / "device.key", &err);
+  if (!key) {
+    log::error("device_key.failed", {{"error", err}});
+    return 1;
+  }
+  try {
+    Daemon daemon(*opts, state_dir, config_file, std::move(*config), std::move(*key));
+    return daemon.run();
+  } catch (const std::exception& e) {
+    log::error("daemon.failed", {{"error", e.what()}});
+    return 1;
+  }
+}

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The device model: the single source of truth for settings and entities. Every protocol adapter (REST, ONVIF,
+// MQTT, web UI) changes the device only through set() / set_many(), which validate against the settings schema,
+// and learns about changes only through subscribe(). Not thread-safe: it lives on the I/O thread; other threads
+// post to it.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/config.hpp"
+#include "core/signal.hpp"
+
+namespace freehold {
+
+enum class Component { stream, switch_, number, select, sensor, binary_sensor, text };
+
+[[nodiscard]] std::string_view component_name(Component c);
+
+// An entity as adapters present it (Home Assistant, ONVIF, web UI). Writable entities are bound to a setting;
+// read-only ones (sensors) carry a state that the device publishes.
+struct Entity {
+  std::string object_id;  // stable, [a-z0-9_]
+  std::string name;
+  Component component = Component::sensor;
+  std::string setting;  // bound setting key (empty: read-only)
+  std::string device_class;
+  std::string unit;
+  std::string category;  // "", "config" or "diagnostic"
+};
+
+struct Change {
+  enum class Kind { setting, state };
+  Kind kind = Kind::setting;
+  std::string key;  // setting key, or entity object_id for states
+  Value value;
+  std::string actor;  // who made it: "user:alice", "config-file", "device"
+};
+
+struct FieldError {
+  std::string key;
+  std::string message;
+  bool forbidden = false;  // the caller's role may not change this setting
+};
+
+struct SetResult {
+  std::vector<std::string> changed;           // keys whose value changed
+  std::vector<std::string> restart_required;  // subset that applies on the next start
+  std::vector<FieldError> errors;             // non-empty: nothing was applied
+  [[nodiscard]] bool ok() const { return errors.empty(); }
+};
+
+class DeviceModel final {
+ public:
+  explicit DeviceModel(Config initial);
+
+  [[nodiscard]] const Config& config() const { return config_; }
+  [[nodiscard]] const std::vector<Entity>& entities() const { return entities_; }
+  [[nodiscard]] const Entity* find_entity(std::string_view object_id) const;
+
+  // Validates and applies one setting. `role` is the caller's; nullopt means a local, trusted source (config
+  // file, the daemon itself).
+  SetResult set(std::string_view key, const Value& value, std::string_view actor, std::optional<Role> role = {});
+
+  // All-or-nothing: every value is validated first; on any error nothing changes.
+  SetResult set_many(const std::vector<std::pair<std::string, Value>>& values, std::string_view actor,
+                     std::optional<Role> role = {});
+
+  // Replaces the whole configuration (SIGHUP reload): applies only what differs, one Change per key.
+  SetResult replace(const Config& next, std::string_view actor);
+
+  // The current state of an entity: its setting's value, or the last published sensor state.
+  [[nodiscard]] std::optional<Value> state(std::string_view object_id) const;
+  // Publishes a read-only entity's state (sensors). Emits a Change only when the value differs.
+  void publish_state(std::string_view object_id, Value value);
+
+  using ChangeSignal = Signal<Change>;
+  [[nodiscard]] ChangeSignal::Subscription subscribe(ChangeSignal::Handler h) { return changes_.subscribe(std::move(h)); }
+
+ private:
+  Config config_;
+  std::vector<Entity> entities_;
+  std::map<std::string, Value, std::less<>> states_;
+  ChangeSignal changes_;
+};
+
+}  // namespace freehold

@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "core/settings.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <string>
+
+namespace freehold {
+namespace {
+
+SettingSpec integer(std::string key, std::int64_t def, std::int64_t min, std::int64_t max, std::string unit,
+                    std::string help, Role role = Role::admin, bool restart = false) {
+  SettingSpec s;
+  s.key = std::move(key);
+  s.kind = Kind::integer;
+  s.default_value = def;
+  s.min = min;
+  s.max = max;
+  s.unit = std::move(unit);
+  s.help = std::move(help);
+  s.write_role = role;
+  s.restart_required = restart;
+  return s;
+}
+
+SettingSpec boolean(std::string key, bool def, std::string help, Role role = Role::admin, bool restart = false) {
+  SettingSpec s;
+  s.key = std::move(key);
+  s.kind = Kind::boolean;
+  s.default_value = def;
+  s.help = std::move(help);
+  s.write_role = role;
+  s.restart_required = restart;
+  return s;
+}
+
+SettingSpec choice(std::string key, std::string def, std::vector<std::string> choices, std::string help,
+                   Role role = Role::admin) {
+  SettingSpec s;
+  s.key = std::move(key);
+  s.kind = Kind::choice;
+  s.default_value = std::move(def);
+  s.choices = std::move(choices);
+  s.help = std::move(help);
+  s.write_role = role;
+  return s;
+}
+
+SettingSpec text(std::string key, std::string def, std::int64_t min_len, std::int64_t max_len, std::string help,
+                 Role role = Role::admin, bool restart = false) {
+  SettingSpec s;
+  s.key = std::move(key);
+  s.kind = Kind::string;
+  s.default_value = std::move(def);
+  s.min = min_len;
+  s.max = max_len;
+  s.help = std::move(help);
+  s.write_role = role;
+  s.restart_required = restart;
+  return s;
+}
+
+std::optional<std::string> check_ip_address(const Value& v) {
+  const auto& s = std::get<std::string>(v);
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1) return std::nullopt;
+  return "'" + s + "' is not an IP address (use \"::\" or \"0.0.0.0\" for every interface)";
+}
+
+std::optional<std::string> check_printable(const Value& v) {
+  for (unsigned char c : std::get<std::string>(v)) {
+    if (c < 0x20 || c == 0x7f) return "must not contain control characters";
+  }
+  return std::nullopt;
+}
+
+void add_stream_profile(std::vector<SettingSpec>& out, const std::string& name, std::int64_t width,
+                        std::int64_t height, std::int64_t fps, std::int64_t kbps, std::string codec) {
+  const std::string p = "stream." + name + ".";
+  out.push_back(boolean(p + "enabled", true, "Serve the " + name + " stream", Role::operator_));
+  out.push_back(integer(p + "width", width, 160, 3840, "px", "Picture width", Role::operator_));
+  out.push_back(integer(p + "height", height, 120, 2160, "px", "Picture height", Role::operator_));
+  out.push_back(integer(p + "fps", fps, 1, 60, "fps", "Frames per second", Role::operator_));
+  out.push_back(integer(p + "bitrate_kbps", kbps, 64, 20000, "kbit/s", "Target bitrate", Role::operator_));
+  out.push_back(choice(p + "rate_control", "vbr", {"cbr", "vbr"}, "Constant or variable bitrate", Role::operator_));
+  out.push_back(integer(p + "gop", fps * 2, 1, 600, "frames", "Keyframe interval", Role::operator_));
+  out.push_back(choice(p + "codec", std::move(codec), {"h264", "mjpeg"}, "Encoding", Role::operator_));
+}
+
+std::vector<SettingSpec> build_schema() {
+  std::vector<SettingSpec> s;
+  auto name = text("device.name", "Freehold camera", 1, 64, "Name shown to NVRs, MQTT and the web UI",
+                   Role::admin);
+  name.check = check_printable;
+  s.push_back(std::move(name));
+  s.push_back(choice("log.level", "info", {"debug", "info", "notice", "warn", "error"}, "Least level logged"));
+
+  auto bind = text("http.bind", "::", 2, 45, "Address the HTTP(S) listeners bind", Role::admin, true);
+  bind.check = check_ip_address;
+  s.push_back(std::move(bind));
+  s.push_back(integer("http.https_port", 443, 1, 65535, "", "HTTPS port (web UI, REST API)", Role::admin, true));
+  s.push_back(boolean("http.plain_enabled", true, "Plain HTTP listener for LAN ONVIF clients", Role::admin, true));
+  s.push_back(integer("http.plain_port", 80, 1, 65535, "", "Plain HTTP port", Role::admin, true));
+  s.push_back(integer("http.max_body_bytes", 65536, 1024, 1048576, "bytes", "Largest request body accepted"));
+  s.push_back(integer("http.request_timeout_s", 10, 1, 300, "s", "Deadline to receive a whole request"));
+  s.push_back(integer("http.max_connections", 128, 4, 4096, "", "Concurrent HTTP connections", Role::admin, true));
+
+  s.push_back(integer("security.session_idle_minutes", 30, 1, 1440, "min", "Log out after this much inactivity"));
+  s.push_back(integer("security.session_max_hours", 12, 1, 720, "h", "Longest a login lasts"));
+  s.push_back(integer("security.lockout_threshold", 5, 3, 20, "failures", "Failures before a lockout"));
+  s.push_back(integer("security.lockout_seconds", 30, 5, 3600, "s", "First lockout; doubles each time, max 1 h"));
+
+  add_stream_profile(s, "main", 1280, 720, 25, 2048, "h264");
+  add_stream_profile(s, "sub", 640, 360, 10, 512, "h264");
+
+  s.push_back(boolean("privacy.enabled", false, "Privacy mode: all streams and snapshots off", Role::operator_));
+  s.push_back(boolean("motion.enabled", true, "Motion detection", Role::operator_));
+  s.push_back(integer("motion.sensitivity", 50, 0, 100, "%", "Motion sensitivity", Role::operator_));
+  s.push_back(choice("image.day_night", "auto", {"auto", "day", "night"}, "Day/night mode", Role::operator_));
+  s.push_back(integer("image.brightness", 50, 0, 100, "%", "Brightness", Role::operator_));
+  s.push_back(integer("image.contrast", 50, 0, 100, "%", "Contrast", Role::operator_));
+  return s;
+}
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+}  // namespace
+
+const std::vector<SettingSpec>& settings_schema() {
+  static const std::vector<SettingSpec> schema = build_schema();
+  return schema;
+}
+
+const SettingSpec* find_setting(std::string_view key) {
+  for (const auto& s : settings_schema()) {
+    if (s.key == key) return &s;
+  }
+  return nullptr;
+}
+
+std::string_view kind_name(Kind kind) {
+  switch (kind) {
+    case Kind::boolean: return "a boolean";
+    case Kind::integer: return "an integer";
+    case Kind::string: return "a string";
+    case Kind::choice: return "a string";
+  }
+  return "a value";
+}
+
+std::string value_to_string(const Value& v) {
+  if (const bool* b = std::get_if<bool>(&v)) return *b ? "true" : "false";
+  if (const auto* i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);
+  return std::get<std::string>(v);
+}
+
+std::optional<std::string> validate_setting(const SettingSpec& spec, const Value& value) {
+  const std::string prefix = spec.key + ": ";
+  const bool type_ok = (spec.kind == Kind::boolean && std::holds_alternative<bool>(value)) ||
+                       (spec.kind == Kind::integer && std::holds_alternative<std::int64_t>(value)) ||
+                       ((spec.kind == Kind::string || spec.kind == Kind::choice) &&
+                        std::holds_alternative<std::string>(value));
+  if (!type_ok) return prefix + "expected " + std::string(kind_name(spec.kind));
+  switch (spec.kind) {
+    case Kind::integer: {
+      auto v = std::get<std::int64_t>(value);
+      if (v < spec.min || v > spec.max) {
+        return prefix + std::to_string(v) + " is out of range " + std::to_string(spec.min) + ".." +
+               std::to_string(spec.max) + (spec.unit.empty() ? "" : " " + spec.unit);
+      }
+      break;
+    }
+    case Kind::string: {
+      auto len = static_cast<std::int64_t>(std::get<std::string>(value).size());
+      if (len < spec.min || len > spec.max) {
+        return prefix + "length " + std::to_string(len) + " is out of range " + std::to_string(spec.min) + ".." +
+               std::to_string(spec.max) + " bytes";
+      }
+      break;
+    }
+    case Kind::choice: {
+      const auto& v = std::get<std::string>(value);
+      if (std::find(spec.choices.begin(), spec.choices.end(), v) == spec.choices.end()) {
+        std::string list;
+        for (const auto& c : spec.choices) list += (list.empty() ? "" : ", ") + ("\"" + c + "\"");
+        return prefix + "\"" + v + "\" is not one of " + list;
+      }
+      break;
+    }
+    case Kind::boolean: break;
+  }
+  if (spec.check) {
+    if (auto problem = spec.check(value)) return prefix + *problem;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> suggest_setting(std::string_view unknown) {
+  const SettingSpec* best = nullptr;
+  size_t best_distance = 0;
+  for (const auto& s : settings_schema()) {
+    size_t d = edit_distance(unknown, s.key);
+    if (!best || d < best_distance) {
+      best = &s;
+      best_distance = d;
+    }
+  }
+  // A typo is a few edits, relative to the key length.
+  if (best && best_distance <= std::max<size_t>(2, unknown.size() / 4)) return best->key;
+  return std::nullopt;
+}
+
+}  // namespace freehold

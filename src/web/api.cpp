@@ -1,0 +1,526 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "web/api.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "core/crypto.hpp"
+#include "core/log.hpp"
+
+namespace freehold::web {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::string_view kCookie = "fh_session";
+
+enum class Access { open, claim, viewer, operator_, admin };
+
+json to_json(const Value& v) {
+  return std::visit([](const auto& x) { return json(x); }, v);
+}
+
+json user_json(const User& u) {
+  return {{"username", u.username}, {"role", role_name(u.role)}, {"created", u.created}};
+}
+
+// Parses a JSON object body; on failure sets `err` to the response to send.
+std::optional<json> object_body(const Request& req, Response& err) {
+  if (!req.header("content-type").starts_with("application/json")) {
+    err = Response::error(415, "unsupported_media_type", "send the body as application/json");
+    return std::nullopt;
+  }
+  json j = json::parse(req.body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    err = Response::error(400, "bad_json", "the body must be a JSON object");
+    return std::nullopt;
+  }
+  return j;
+}
+
+std::optional<std::string> string_field(const json& j, const char* name) {
+  auto it = j.find(name);
+  if (it == j.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+Response missing(std::string_view fields) {
+  return Response::error(400, "missing_field", "the body must have the string fields " + std::string(fields));
+}
+
+// Flattens {"stream": {"main": {"fps": 10}}} and {"stream.main.fps": 10} alike into dotted keys.
+void flatten(const json& j, const std::string& prefix, std::vector<std::pair<std::string, Value>>& out,
+             std::vector<FieldError>& errors, int depth = 0) {
+  for (const auto& [k, v] : j.items()) {
+    const std::string key = prefix.empty() ? k : prefix + "." + k;
+    if (v.is_object() && depth < 4) {
+      flatten(v, key, out, errors, depth + 1);
+    } else if (v.is_boolean()) {
+      out.emplace_back(key, v.get<bool>());
+    } else if (v.is_number_integer() && !(v.is_number_unsigned() && v.get<std::uint64_t>() > INT64_MAX)) {
+      out.emplace_back(key, v.get<std::int64_t>());
+    } else if (v.is_string()) {
+      out.emplace_back(key, v.get<std::string>());
+    } else {
+      errors.push_back({key, key + ": expected a boolean, an integer or a string"});
+    }
+  }
+}
+
+bool match(std::string_view pattern, std::string_view path, std::vector<std::string>& params) {
+  params.clear();
+  while (!pattern.empty() && !path.empty()) {
+    auto ps = pattern.find('/', 1), qs = path.find('/', 1);
+    std::string_view pseg = pattern.substr(0, ps), qseg = path.substr(0, qs);
+    if (pseg == "/{}") {
+      if (qseg.size() < 2) return false;
+      params.emplace_back(qseg.substr(1));
+    } else if (pseg != qseg) {
+      return false;
+    }
+    pattern.remove_prefix(pseg.size());
+    path.remove_prefix(qseg.size());
+  }
+  return pattern.empty() && path.empty();
+}
+
+std::string session_cookie(std::string_view value, std::int64_t max_age) {
+  return std::string(kCookie) + "=" + std::string(value) + "; Path=/; Max-Age=" + std::to_string(max_age) +
+         "; HttpOnly; Secure; SameSite=Strict";
+}
+
+}  // namespace
+
+struct Api::Context {
+  Session* session = nullptr;
+  std::string token;
+  std::vector<std::string> params;
+  Clock::time_point now;
+};
+
+struct Api::Route {
+  std::string_view method;
+  std::string_view pattern;
+  Access access;
+  awaitable<Response> (Api::*fn)(Request&, Context&);
+};
+
+Api::Api(ApiDeps deps) : d_(std::move(deps)) {}
+
+awaitable<Response> Api::handle(Request req) {
+  Response res;
+  try {
+    res = co_await dispatch(req);
+  } catch (const std::exception& e) {
+    log::error("api.internal_error", {{"method", req.method}, {"path", req.path}, {"error", e.what()}});
+    res = Response::error(500, "internal", "internal error; see the device log");
+  }
+  co_return res;
+}
+
+awaitable<Response> Api::dispatch(Request& req) {
+  // One table for every endpoint: the access rule is enforced here, before any handler runs.
+  static const std::vector<Route> table = {
+      {"GET", "/api/v1/health", Access::open, &Api::health},
+      {"POST", "/api/v1/claim", Access::claim, &Api::claim},
+      {"POST", "/api/v1/session", Access::open, &Api::login},
+      {"GET", "/api/v1/session", Access::viewer, &Api::session_get},
+      {"DELETE", "/api/v1/session", Access::viewer, &Api::logout},
+      {"GET", "/api/v1/users", Access::admin, &Api::users_list},
+      {"POST", "/api/v1/users", Access::admin, &Api::user_create},
+      {"PATCH", "/api/v1/users/{}", Access::viewer, &Api::user_update},  // admin, or oneself for the password
+      {"DELETE", "/api/v1/users/{}", Access::admin, &Api::user_delete},
+      {"GET", "/api/v1/config", Access::viewer, &Api::config_get},
+      {"GET", "/api/v1/config/schema", Access::viewer, &Api::config_schema},
+      {"PATCH", "/api/v1/config", Access::operator_, &Api::config_patch},
+      {"GET", "/api/v1/device", Access::viewer, &Api::device},
+      {"GET", "/api/v1/entities", Access::viewer, &Api::entities},
+      {"GET", "/api/v1/events", Access::viewer, &Api::events},
+      {"GET", "/api/v1/audit", Access::admin, &Api::audit_list},
+  };
+
+  Context ctx;
+  ctx.now = Clock::now();
+  const Route* route = nullptr;
+  std::string allowed;
+  for (const auto& r : table) {
+    if (!match(r.pattern, req.path, ctx.params)) continue;
+    allowed += (allowed.empty() ? "" : ", ") + std::string(r.method);
+    if (r.method == req.method) {
+      route = &r;
+      break;
+    }
+  }
+  if (route == nullptr) {
+    if (!allowed.empty()) co_return Response::error(405, "method_not_allowed", "allowed: " + allowed).header("Allow", allowed);
+    co_return Response::error(404, "not_found", "no such endpoint: " + req.path);
+  }
+  if (!req.tls && route->access != Access::open) {
+    co_return Response::error(404, "https_required",
+                              "the REST API is served over HTTPS on port " + std::to_string(d_.https_port));
+  }
+
+  // Credentials: a bearer token (CLI, scripts) or the session cookie (browser).
+  bool via_cookie = false;
+  if (auto auth = req.header("authorization"); auth.starts_with("Bearer ")) {
+    ctx.token = std::string(auth.substr(7));
+  } else if (auto c = req.cookie(kCookie)) {
+    ctx.token = *c;
+    via_cookie = true;
+  }
+  if (!ctx.token.empty()) ctx.session = d_.sessions.find(ctx.token, ctx.now);
+
+  const bool needs_auth = route->access != Access::open && !(route->access == Access::claim && !d_.accounts.claimed());
+  if (!needs_auth) co_return co_await (this->*route->fn)(req, ctx);
+
+  if (ctx.session == nullptr) {
+    co_return Response::error(401, "unauthorized", "log in first: POST /api/v1/session")
+        .header("WWW-Authenticate", "Bearer realm=\"freehold\"");
+  }
+  const Role need = route->access == Access::admin       ? Role::admin
+                    : route->access == Access::operator_ ? Role::operator_
+                                                         : Role::viewer;
+  if (!role_at_least(ctx.session->role, need)) {
+    co_return Response::error(403, "forbidden", "this needs the " + std::string(role_name(need)) + " role");
+  }
+  // A browser attaches the cookie to cross-site requests; only our own page knows the CSRF token.
+  const bool unsafe = req.method != "GET" && req.method != "HEAD";
+  if (via_cookie && unsafe) {
+    if (!crypto::equal_constant_time(req.header("x-csrf-token"), ctx.session->csrf_token)) {
+      co_return Response::error(403, "csrf", "missing or wrong X-CSRF-Token header");
+    }
+    if (auto origin = req.header("origin"); !origin.empty() && origin != "https://" + std::string(req.header("host"))) {
+      co_return Response::error(403, "csrf", "cross-origin request refused");
+    }
+  }
+  co_return co_await (this->*route->fn)(req, ctx);
+}
+
+awaitable<std::string> Api::hash_off_thread(std::string password) {
+  co_return co_await asio::co_spawn(
+      d_.slow_work, [pw = std::move(password)]() -> awaitable<std::string> { co_return crypto::hash_password(pw); },
+      asio::use_awaitable);
+}
+
+std::optional<Response> Api::locked_out(const Request& req, std::string_view username) {
+  const auto now = Clock::now();
+  std::int64_t wait = d_.lockout.retry_after("ip:" + req.remote, now);
+  if (!username.empty()) wait = std::max(wait, d_.lockout.retry_after("user:" + std::string(username), now));
+  if (wait == 0) return std::nullopt;
+  d_.audit.record(username.empty() ? "anonymous" : "user:" + std::string(username), req.remote, "locked_out",
+                  "retry_after_s=" + std::to_string(wait));
+  json j{{"error", "locked_out"},
+         {"message", "too many failed attempts; try again in " + std::to_string(wait) + " seconds"},
+         {"retry_after_s", wait}};
+  return Response::json(429, j.dump()).header("Retry-After", std::to_string(wait));
+}
+
+Response Api::start_session(const User& user, const Request& req, int status) {
+  auto issued = d_.sessions.create(user.username, user.role, Clock::now());
+  d_.audit.record("user:" + user.username, req.remote, "login", "session=" + issued.session.id);
+  const auto max_age = d_.model.config().get_int("security.session_max_hours") * 3600;
+  json j{{"username", user.username},
+         {"role", role_name(user.role)},
+         {"token", issued.token},
+         {"csrf_token", issued.session.csrf_token},
+         {"idle_timeout_s", d_.model.config().get_int("security.session_idle_minutes") * 60}};
+  return Response::json(status, j.dump()).header("Set-Cookie", session_cookie(issued.token, max_age));
+}
+
+awaitable<Response> Api::health(Request&, Context&) { co_return Response::json(200, R"({"status":"ok"})"); }
+
+awaitable<Response> Api::claim(Request& req, Context& ctx) {
+  if (ctx.session) co_return Response::error(409, "already_claimed", "this device already has an owner");
+  if (auto locked = locked_out(req, "")) co_return *locked;
+  Response err;
+  auto body = object_body(req, err);
+  if (!body) co_return err;
+  auto code = string_field(*body, "code");
+  auto username = string_field(*body, "username");
+  auto password = string_field(*body, "password");
+  if (!code || !username || !password) co_return missing("code, username and password");
+  if (!d_.accounts.claim_code_matches(*code)) {
+    d_.lockout.failure("ip:" + req.remote, Clock::now());
+    d_.audit.record("anonymous", req.remote, "claim_failed", "wrong claim code");
+    co_return Response::error(403, "wrong_code", "the claim code is wrong; it is printed in the device log");
+  }
+  if (auto e = check_username(*username)) co_return Response::error(400, "invalid_username", *e);
+  if (auto e = check_password_policy(*username, *password)) co_return Response::error(400, "weak_password", *e);
+  std::string hash = co_await hash_off_thread(*password);
+  // Another claim may have won while we were hashing.
+  if (d_.accounts.claimed() || !d_.accounts.claim_code_matches(*code)) {
+    co_return Response::error(409, "already_claimed", "this device already has an owner");
+  }
+  if (auto e = d_.accounts.create(*username, Role::admin, hash, *password)) {
+    co_return Response::error(400, "invalid_user", *e);
+  }
+  d_.accounts.end_claim();
+  d_.lockout.success("ip:" + req.remote);
+  d_.audit.record("user:" + *username, req.remote, "claimed", "admin created");
+  log::notice("device.claimed", {{"admin", *username}, {"source", req.remote}});
+  co_return start_session(User{*username, Role::admin, static_cast<std::int64_t>(std::time(nullptr))}, req, 201);
+}
+
+awaitable<Response> Api::login(Request& req, Context&) {
+  Response err;
+  auto body = object_body(req, err);
+  if (!body) co_return err;
+  auto username = string_field(*body, "username");
+  auto password = string_field(*body, "password");
+  if (!username || !password) co_return missing("username and password");
+  if (username->size() > 64 || password->size() > 1024) {
+    co_return Response::error(400, "too_long", "user name or password is too long");
+  }
+  if (auto locked = locked_out(req, *username)) co_return *locked;
+
+  auto stored = d_.accounts.find(*username);
+  const std::string hash = stored ? stored->password_hash : std::string();
+  const bool ok = co_await asio::co_spawn(
+      d_.slow_work,
+      [hash, pw = *password]() -> awaitable<bool> {
+        // Unknown users cost the same time as known ones, so timing does not reveal which names exist.
+        static const std::string dummy = crypto::hash_password("freehold-dummy-password");
+        co_return crypto::verify_password(hash.empty() ? dummy : hash, pw) && !hash.empty();
+      },
+      asio::use_awaitable);
+  if (!ok) {
+    d_.lockout.failure("ip:" + req.remote, Clock::now());
+    d_.lockout.failure("user:" + *username, Clock::now());
+    d_.audit.record("user:" + *username, req.remote, "login_failed", "wrong user name or password");
+    co_return Response::error(401, "invalid_credentials", "wrong user name or password");
+  }
+  d_.lockout.success("ip:" + req.remote);
+  d_.lockout.success("user:" + *username);
+  co_return start_session(stored->user, req, 200);
+}
+
+awaitable<Response> Api::session_get(Request&, Context& ctx) {
+  json j{{"username", ctx.session->username},
+         {"role", role_name(ctx.session->role)},
+         {"csrf_token", ctx.session->csrf_token}};
+  co_return Response::json(200, j.dump());
+}
+
+awaitable<Response> Api::logout(Request& req, Context& ctx) {
+  d_.audit.record("user:" + ctx.session->username, req.remote, "logout", "session=" + ctx.session->id);
+  d_.sessions.revoke(ctx.token);
+  Response r;
+  r.status = 204;
+  r.header("Set-Cookie", session_cookie("", 0));
+  co_return r;
+}
+
+awaitable<Response> Api::users_list(Request&, Context&) {
+  json arr = json::array();
+  for (const auto& u : d_.accounts.list()) arr.push_back(user_json(u));
+  co_return Response::json(200, json{{"users", arr}}.dump());
+}
+
+awaitable<Response> Api::user_create(Request& req, Context& ctx) {
+  Response err;
+  auto body = object_body(req, err);
+  if (!body) co_return err;
+  auto username = string_field(*body, "username");
+  auto password = string_field(*body, "password");
+  auto role_s = string_field(*body, "role");
+  if (!username || !password || !role_s) co_return missing("username, password and role");
+  auto role = parse_role(*role_s);
+  if (!role) co_return Response::error(400, "invalid_role", "role must be admin, operator or viewer");
+  if (auto e = check_username(*username)) co_return Response::error(400, "invalid_username", *e);
+  if (auto e = check_password_policy(*username, *password)) co_return Response::error(400, "weak_password", *e);
+  if (d_.accounts.find(*username)) co_return Response::error(409, "exists", "user '" + *username + "' already exists");
+  std::string hash = co_await hash_off_thread(*password);
+  if (auto e = d_.accounts.create(*username, *role, hash, *password)) co_return Response::error(409, "exists", *e);
+  d_.audit.record("user:" + ctx.session->username, req.remote, "user_created",
+                  *username + " role=" + std::string(role_name(*role)));
+  auto u = d_.accounts.find(*username);
+  co_return Response::json(201, user_json(u->user).dump());
+}
+
+awaitable<Response> Api::user_update(Request& req, Context& ctx) {
+  const std::string target = ctx.params.at(0);
+  const std::string actor = ctx.session->username;  // copy: the session may be revoked below
+  const bool admin = ctx.session->role == Role::admin;
+  const bool self = actor == target;
+  if (!admin && !self) co_return Response::error(403, "forbidden", "only an admin can change other users");
+  Response err;
+  auto body = object_body(req, err);
+  if (!body) co_return err;
+  auto target_user = d_.accounts.find(target);
+  if (!target_user) co_return Response::error(404, "no_such_user", "no user named '" + target + "'");
+
+  auto role_s = string_field(*body, "role");
+  auto password = string_field(*body, "password");
+  if (!role_s && !password) co_return missing("role or password");
+  if (role_s && !admin) co_return Response::error(403, "forbidden", "only an admin can change roles");
+  std::optional<Role> role;
+  if (role_s) {
+    role = parse_role(*role_s);
+    if (!role) co_return Response::error(400, "invalid_role", "role must be admin, operator or viewer");
+  }
+  if (password) {
+    if (auto e = check_password_policy(target, *password)) co_return Response::error(400, "weak_password", *e);
+    if (self) {
+      // Changing one's own password proves knowledge of the current one (a stolen session is not enough).
+      auto current = string_field(*body, "current_password");
+      if (!current) co_return missing("current_password");
+      const bool ok = co_await asio::co_spawn(
+          d_.slow_work,
+          [h = target_user->password_hash, pw = *current]() -> awaitable<bool> {
+            co_return crypto::verify_password(h, pw);
+          },
+          asio::use_awaitable);
+      if (!ok) co_return Response::error(403, "wrong_password", "current_password is wrong");
+    }
+  }
+  if (role) {
+    if (auto e = d_.accounts.set_role(target, *role)) co_return Response::error(409, "conflict", *e);
+    d_.sessions.set_role(target, *role);
+    d_.audit.record("user:" + actor, req.remote, "user_role_changed", target + " role=" + *role_s);
+  }
+  if (password) {
+    std::string hash = co_await hash_off_thread(*password);
+    if (auto e = d_.accounts.set_password(target, hash, *password)) co_return Response::error(400, "invalid", *e);
+    d_.sessions.revoke_user(target);  // every other login of that user ends
+    d_.audit.record("user:" + actor, req.remote, "user_password_changed", target);
+  }
+  auto u = d_.accounts.find(target);
+  co_return Response::json(200, user_json(u->user).dump());
+}
+
+awaitable<Response> Api::user_delete(Request& req, Context& ctx) {
+  const std::string target = ctx.params.at(0);
+  if (auto e = d_.accounts.remove(target)) {
+    co_return Response::error(d_.accounts.find(target) ? 409 : 404, "cannot_delete", *e);
+  }
+  d_.sessions.revoke_user(target);
+  d_.audit.record("user:" + ctx.session->username, req.remote, "user_deleted", target);
+  Response r;
+  r.status = 204;
+  co_return r;
+}
+
+awaitable<Response> Api::config_get(Request&, Context&) {
+  json values = json::object();
+  for (const auto& spec : settings_schema()) values[spec.key] = to_json(d_.model.config().get(spec.key));
+  co_return Response::json(200, json{{"values", values}}.dump());
+}
+
+awaitable<Response> Api::config_schema(Request&, Context&) {
+  json arr = json::array();
+  for (const auto& s : settings_schema()) {
+    json j{{"key", s.key},
+           {"type", s.kind == Kind::boolean   ? "boolean"
+                    : s.kind == Kind::integer ? "integer"
+                    : s.kind == Kind::choice  ? "choice"
+                                              : "string"},
+           {"default", to_json(s.default_value)},
+           {"help", s.help},
+           {"write_role", role_name(s.write_role)},
+           {"restart_required", s.restart_required}};
+    if (s.kind == Kind::integer || s.kind == Kind::string) j["min"] = s.min, j["max"] = s.max;
+    if (s.kind == Kind::choice) j["choices"] = s.choices;
+    if (!s.unit.empty()) j["unit"] = s.unit;
+    arr.push_back(std::move(j));
+  }
+  co_return Response::json(200, json{{"settings", arr}}.dump());
+}
+
+awaitable<Response> Api::config_patch(Request& req, Context& ctx) {
+  Response err;
+  auto body = object_body(req, err);
+  if (!body) co_return err;
+  std::vector<std::pair<std::string, Value>> values;
+  std::vector<FieldError> errors;
+  flatten(*body, "", values, errors);
+  SetResult result;
+  if (errors.empty()) result = d_.model.set_many(values, "user:" + ctx.session->username, ctx.session->role);
+  errors.insert(errors.end(), result.errors.begin(), result.errors.end());
+  if (!errors.empty()) {
+    json arr = json::array();
+    bool forbidden = false;
+    for (const auto& e : errors) {
+      arr.push_back({{"key", e.key}, {"message", e.message}});
+      forbidden = forbidden || e.forbidden;
+    }
+    json j{{"error", forbidden ? "forbidden" : "invalid_settings"},
+           {"message", forbidden ? "your role may not change some of these settings"
+                                 : "nothing was changed: fix the listed settings"},
+           {"errors", arr}};
+    co_return Response::json(forbidden ? 403 : 400, j.dump());
+  }
+  co_return Response::json(200, json{{"changed", result.changed}, {"restart_required", result.restart_required}}.dump());
+}
+
+awaitable<Response> Api::device(Request&, Context&) {
+  const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - d_.info.started).count();
+  json j{{"name", d_.model.config().get_string("device.name")},
+         {"manufacturer", d_.info.manufacturer},
+         {"model", d_.info.model},
+         {"firmware_version", d_.info.firmware_version},
+         {"git_revision", d_.info.git_revision},
+         {"tls_fingerprint_sha256", d_.info.tls_fingerprint},
+         {"uptime_s", uptime},
+         {"time_utc", static_cast<std::int64_t>(std::time(nullptr))}};
+  co_return Response::json(200, j.dump());
+}
+
+awaitable<Response> Api::entities(Request&, Context&) {
+  json arr = json::array();
+  for (const auto& e : d_.model.entities()) {
+    json j{{"object_id", e.object_id}, {"name", e.name}, {"component", component_name(e.component)}};
+    if (!e.setting.empty()) j["setting"] = e.setting;
+    if (!e.device_class.empty()) j["device_class"] = e.device_class;
+    if (!e.unit.empty()) j["unit"] = e.unit;
+    if (!e.category.empty()) j["category"] = e.category;
+    if (auto s = d_.model.state(e.object_id)) j["state"] = to_json(*s);
+    arr.push_back(std::move(j));
+  }
+  co_return Response::json(200, json{{"entities", arr}}.dump());
+}
+
+awaitable<Response> Api::events(Request&, Context& ctx) {
+  auto stream = std::make_shared<EventStream>();
+  std::weak_ptr<EventStream> weak = stream;
+  auto sub = std::make_shared<DeviceModel::ChangeSignal::Subscription>(d_.model.subscribe([weak](const Change& c) {
+    if (auto s = weak.lock()) {
+      json j{{"key", c.key}, {"value", to_json(c.value)}, {"actor", c.actor}};
+      s->push(c.kind == Change::Kind::setting ? "setting" : "state", j.dump());
+    }
+  }));
+  stream->keep = sub;
+  stream->still_authorized = [this, token = ctx.token] { return d_.sessions.find(token, Clock::now()) != nullptr; };
+  stream->push("ready", json{{"username", ctx.session->username}}.dump());
+  Response r;
+  r.stream = std::move(stream);
+  co_return r;
+}
+
+awaitable<Response> Api::audit_list(Request& req, Context&) {
+  int limit = 100;
+  std::int64_t before = 0;
+  try {
+    if (auto l = req.query_param("limit")) limit = std::clamp(std::stoi(*l), 1, 1000);
+    if (auto b = req.query_param("before")) before = std::stoll(*b);
+  } catch (const std::exception&) {
+    co_return Response::error(400, "bad_query", "limit and before must be integers");
+  }
+  json arr = json::array();
+  for (const auto& e : d_.audit.recent(limit, before)) {
+    arr.push_back({{"id", e.id},
+                   {"time", e.time},
+                   {"actor", e.actor},
+                   {"source", e.source},
+                   {"action", e.action},
+                   {"detail", e.detail}});
+  }
+  co_return Response::json(200, json{{"entries", arr}}.dump());
+}
+
+}  // namespace freehold::web

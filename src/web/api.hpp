@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The REST API /api/v1 (docs/rest-api.md): claim, sessions, users, config, device, entities, events, audit, health.
+// An adapter over the device model and the accounts module: authentication, roles, CSRF and lockout are decided
+// here once, in handle(), before any handler runs.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "core/accounts.hpp"
+#include "core/audit.hpp"
+#include "core/device_model.hpp"
+#include "core/lockout.hpp"
+#include "core/sessions.hpp"
+#include "web/http.hpp"
+
+namespace freehold::web {
+
+struct DeviceInfo {
+  std::string manufacturer = "Freehold";
+  std::string model = "freehold-sim";
+  std::string firmware_version;
+  std::string git_revision;
+  std::string tls_fingerprint;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+};
+
+struct ApiDeps {
+  DeviceModel& model;
+  Accounts& accounts;
+  Audit& audit;
+  Sessions& sessions;
+  Lockout& lockout;
+  boost::asio::any_io_executor slow_work;  // a thread pool for argon2id; never the I/O thread
+  DeviceInfo info;
+  int https_port = 443;
+};
+
+class Api final {
+ public:
+  explicit Api(ApiDeps deps);
+  // Answers one request. Never throws for anything a client can send.
+  [[nodiscard]] boost::asio::awaitable<Response> handle(Request req);
+
+  struct Route;
+  struct Context;
+
+ private:
+  boost::asio::awaitable<Response> dispatch(Request& req);
+  boost::asio::awaitable<Response> health(Request&, Context&);
+  boost::asio::awaitable<Response> claim(Request&, Context&);
+  boost::asio::awaitable<Response> login(Request&, Context&);
+  boost::asio::awaitable<Response> session_get(Request&, Context&);
+  boost::asio::awaitable<Response> logout(Request&, Context&);
+  boost::asio::awaitable<Response> users_list(Request&, Context&);
+  boost::asio::awaitable<Response> user_create(Request&, Context&);
+  boost::asio::awaitable<Response> user_update(Request&, Context&);
+  boost::asio::awaitable<Response> user_delete(Request&, Context&);
+  boost::asio::awaitable<Response> config_get(Request&, Context&);
+  boost::asio::awaitable<Response> config_schema(Request&, Context&);
+  boost::asio::awaitable<Response> config_patch(Request&, Context&);
+  boost::asio::awaitable<Response> device(Request&, Context&);
+  boost::asio::awaitable<Response> entities(Request&, Context&);
+  boost::asio::awaitable<Response> events(Request&, Context&);
+  boost::asio::awaitable<Response> audit_list(Request&, Context&);
+
+  Response start_session(const User& user, const Request& req, int status);
+  std::optional<Response> locked_out(const Request& req, std::string_view username);
+  boost::asio::awaitable<std::string> hash_off_thread(std::string password);
+
+  ApiDeps d_;
+};
+
+}  // namespace freehold::web

@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "web/server.hpp"
+
+#include <openssl/ssl.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <list>
+
+#include "core/log.hpp"
+
+namespace freehold::web {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::awaitable;
+using tcp = asio::ip::tcp;
+constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+constexpr std::chrono::seconds kHandshakeTimeout{10};
+constexpr std::chrono::seconds kWriteTimeout{30};
+constexpr std::chrono::seconds kSseKeepAlive{15};
+constexpr size_t kHeaderLimit = 16 * 1024;
+
+Request to_request(const http::request<http::string_body>& r, const std::string& remote, bool tls) {
+  Request req;
+  req.method = std::string(r.method_string());
+  std::string_view target = r.target();
+  auto q = target.find('?');
+  req.path = std::string(target.substr(0, q));
+  if (q != std::string_view::npos) req.query = std::string(target.substr(q + 1));
+  for (const auto& f : r) {
+    std::string name(f.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    req.headers.emplace_back(std::move(name), std::string(f.value()));
+  }
+  req.body = r.body();
+  req.remote = remote;
+  req.tls = tls;
+  return req;
+}
+
+void security_headers(http::fields& h) {
+  h.set(http::field::cache_control, "no-store");
+  h.set("X-Content-Type-Options", "nosniff");
+  h.set("X-Frame-Options", "DENY");
+  h.set("Referrer-Policy", "no-referrer");
+  h.set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+}
+
+http::response<http::string_body> to_beast(const Response& r, unsigned version, bool keep_alive) {
+  http::response<http::string_body> res{static_cast<http::status>(r.status), version};
+  res.set(http::field::server, "freeholdd");
+  security_headers(res);
+  for (const auto& [k, v] : r.headers) res.insert(k, v);
+  res.body() = r.body;
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  return res;
+}
+
+// The answer to a request that could not be parsed; the connection closes after it.
+Response parse_failure(const beast::error_code& ec, size_t body_limit) {
+  if (ec == http::error::body_limit) {
+    return Response::error(413, "too_large", "request body exceeds " + std::to_string(body_limit) + " bytes");
+  }
+  if (ec == http::error::header_limit) {
+    return Response::error(431, "headers_too_large", "request headers exceed 16 KiB");
+  }
+  return Response::error(400, "bad_request", "malformed HTTP request: " + ec.message());
+}
+
+}  // namespace
+
+struct Server::Impl {
+  asio::io_context& io;
+  asio::ssl::context& tls;
+  Api& api;
+  ServerOptions options;
+  std::optional<tcp::acceptor> https_acceptor;
+  std::optional<tcp::acceptor> plain_acceptor;
+  std::list<std::function<void()>> closers;  // one per live connection
+  bool stopping = false;
+
+  Impl(asio::io_context& i, asio::ssl::context& t, Api& a, ServerOptions o)
+      : io(i), tls(t), api(a), options(std::move(o)) {}
+
+  std::optional<std::string> open(std::optional<tcp::acceptor>& acc, std::uint16_t port) {
+    beast::error_code ec;
+    auto addr = asio::ip::make_address(options.bind_address, ec);
+    if (ec) return "http.bind: '" + options.bind_address + "' is not an IP address";
+    tcp::endpoint ep(addr, port);
+    acc.emplace(io);
+    if (acc->open(ep.protocol(), ec); !ec) {
+      acc->set_option(asio::socket_base::reuse_address(true), ec);
+      // "::" serves IPv4 too, as users expect from "every interface".
+      if (addr.is_v6()) acc->set_option(asio::ip::v6_only(false), ec);
+      ec = {};
+      if (acc->bind(ep, ec); !ec) acc->listen(asio::socket_base::max_listen_connections, ec);
+    }
+    if (ec) {
+      std::string msg = "cannot listen on [" + options.bind_address + "]:" + std::to_string(port) + ": " + ec.message();
+      acc.reset();
+      return msg;
+    }
+    return std::nullopt;
+  }
+
+  awaitable<void> accept_loop(tcp::acceptor& acc, bool use_tls) {
+    for (;;) {
+      auto [ec, socket] = co_await acc.async_accept(tuple_awaitable);
+      if (ec) {
+        if (stopping || ec == asio::error::operation_aborted) co_return;
+        log::warn("http.accept_failed", {{"error", ec.message()}});
+        continue;
+      }
+      if (closers.size() >= options.max_connections) {
+        log::warn("http.connection_refused", {{"reason", "max_connections"}, {"limit", options.max_connections}});
+        continue;  // the socket closes as it goes out of scope
+      }
+      socket.set_option(tcp::no_delay(true), ec);
+      asio::co_spawn(io, connection(std::move(socket), use_tls), [](std::exception_ptr e) {
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          log::error("http.connection_failed", {{"error", ex.what()}});
+        }
+      });
+    }
+  }
+
+  awaitable<void> connection(tcp::socket socket, bool use_tls) {
+    beast::error_code ec;
+    const auto peer = socket.remote_endpoint(ec);
+    std::string remote = ec ? "unknown" : peer.address().to_string();
+    if (remote.starts_with("::ffff:")) remote = remote.substr(7);  // IPv4 client on the dual-stack socket
+    if (use_tls) {
+      asio::ssl::stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), tls);
+      auto registration = closers.insert(closers.end(), [&stream] { beast::get_lowest_layer(stream).close(); });
+      beast::get_lowest_layer(stream).expires_after(kHandshakeTimeout);
+      auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server, tuple_awaitable);
+      if (!hec) {
+        co_await serve(stream, remote, true, registration);
+      } else {
+        log::debug("http.tls_handshake_failed", {{"remote", remote}, {"error", hec.message()}});
+      }
+      closers.erase(registration);
+    } else {
+      beast::tcp_stream stream(std::move(socket));
+      auto registration = closers.insert(closers.end(), [&stream] { stream.close(); });
+      co_await serve(stream, remote, false, registration);
+      closers.erase(registration);
+    }
+  }
+
+  template <typename Stream>
+  awaitable<void> serve(Stream& stream, const std::string& remote, bool use_tls,
+                        std::list<std::function<void()>>::iterator registration) {
+    beast::flat_buffer buffer;
+    auto& lowest = beast::get_lowest_layer(stream);
+    for (;;) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(kHeaderLimit);
+      parser.body_limit(options.max_body_bytes);
+      // One deadline covers the whole request, so a slow sender cannot hold a connection open.
+      lowest.expires_after(options.request_timeout);
+      auto [ec, n] = co_await http::async_read(stream, buffer, parser, tuple_awaitable);
+      if (ec) {
+        if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+            ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::ssl::error::stream_truncated) {
+          co_return;
+        }
+        auto res = to_beast(parse_failure(ec, options.max_body_bytes), 11, false);
+        lowest.expires_after(kWriteTimeout);
+        co_await http::async_write(stream, res, tuple_awaitable);
+        co_return;
+      }
+      auto& raw = parser.get();
+      const bool keep_alive = raw.keep_alive();
+      const unsigned version = raw.version();
+      Response response = co_await api.handle(to_request(raw, remote, use_tls));
+      log::debug("http.request", {{"remote", remote}, {"method", std::string(raw.method_string())},
+                                  {"target", std::string(raw.target())}, {"status", response.status}});
+      if (response.stream) {
+        co_await stream_events(stream, *response.stream, version, registration);
+        co_return;
+      }
+      auto res = to_beast(response, version, keep_alive && !stopping);
+      lowest.expires_after(kWriteTimeout);
+      auto [wec, wn] = co_await http::async_write(stream, res, tuple_awaitable);
+      if (wec || !res.keep_alive()) co_return;
+    }
+  }
+
+  template <typename Stream>
+  awaitable<void> stream_events(Stream& stream, EventStream& events, unsigned version,
+                                std::list<std::function<void()>>::iterator registration) {
+    auto& lowest = beast::get_lowest_layer(stream);
+    asio::steady_timer wake(io);
+    events.wake = [&wake] { wake.cancel(); };
+    *registration = [&lowest, &wake] {
+      lowest.close();
+      wake.cancel();
+    };
+    http::response<http::empty_body> head{http::status::ok, version};
+    head.set(http::field::server, "freeholdd");
+    security_headers(head);
+    head.set(http::field::content_type, "text/event-stream");
+    head.keep_alive(false);
+    http::response_serializer<http::empty_body> sr{head};
+    lowest.expires_after(kWriteTimeout);
+    auto [hec, hn] = co_await http::async_write_header(stream, sr, tuple_awaitable);
+    while (!hec && !stopping) {
+      std::string out;
+      for (auto& m : events.take()) out += m;
+      if (out.empty()) {
+        if (events.closed()) break;
+        wake.expires_after(kSseKeepAlive);
+        auto [tec] = co_await wake.async_wait(tuple_awaitable);
+        if (!tec) {  // a quiet period: keep proxies from timing out and re-check the session
+          if (events.still_authorized && !events.still_authorized()) break;
+          out = ": keep-alive\n\n";
+        } else {
+          continue;
+        }
+      }
+      lowest.expires_after(kWriteTimeout);
+      auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(out), tuple_awaitable);
+      if (wec) break;
+    }
+    events.wake = nullptr;
+    events.close();
+  }
+};
+
+std::optional<std::string> configure_tls(asio::ssl::context& ctx, const std::string& cert_pem,
+                                         const std::string& key_pem) {
+  beast::error_code ec;
+  ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                  asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
+                  asio::ssl::context::single_dh_use | asio::ssl::context::no_compression);
+  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+  SSL_CTX_set_cipher_list(ctx.native_handle(),
+                          "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305");
+  SSL_CTX_set_options(ctx.native_handle(), SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION);
+  ctx.use_certificate_chain(asio::buffer(cert_pem), ec);
+  if (!ec) ctx.use_private_key(asio::buffer(key_pem), asio::ssl::context::pem, ec);
+  if (ec) return "cannot load the TLS certificate or key: " + ec.message();
+  return std::nullopt;
+}
+
+Server::Server(asio::io_context& io, asio::ssl::context& tls, Api& api, ServerOptions options)
+    : impl_(std::make_unique<Impl>(io, tls, api, std::move(options))) {}
+
+Server::~Server() = default;
+
+std::optional<std::string> Server::start() {
+  if (auto e = impl_->open(impl_->https_acceptor, impl_->options.https_port)) return e;
+  if (impl_->options.plain_enabled) {
+    if (auto e = impl_->open(impl_->plain_acceptor, impl_->options.plain_port)) return e;
+  }
+  asio::co_spawn(impl_->io, impl_->accept_loop(*impl_->https_acceptor, true), asio::detached);
+  if (impl_->plain_acceptor) asio::co_spawn(impl_->io, impl_->accept_loop(*impl_->plain_acceptor, false), asio::detached);
+  return std::nullopt;
+}
+
+void Server::stop() {
+  impl_->stopping = true;
+  beast::error_code ec;
+  if (impl_->https_acceptor) impl_->https_acceptor->close(ec);
+  if (impl_->plain_acceptor) impl_->plain_acceptor->close(ec);
+  // Closing may erase entries as coroutines finish: copy first.
+  auto closers = impl_->closers;
+  for (auto& c : closers) c();
+}
+
+void Server::set_limits(size_t max_body_bytes, std::chrono::seconds request_timeout) {
+  impl_->options.max_body_bytes = max_body_bytes;
+  impl_->options.request_timeout = request_timeout;
+}
+
+std::uint16_t Server::https_port() const {
+  beast::error_code ec;
+  return impl_->https_acceptor ? impl_->https_acceptor->local_endpoint(ec).port() : 0;
+}
+
+std::uint16_t Server::plain_port() const {
+  beast::error_code ec;
+  return impl_->plain_acceptor ? impl_->plain_acceptor->local_endpoint(ec).port() : 0;
+}
+
+size_t Server::connections() const { return impl_->closers.size(); }
+
+}  // namespace freehold::web

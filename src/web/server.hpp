@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The HTTP(S) listeners: HTTPS for the web UI and REST API, and an optional plain-HTTP listener for LAN protocols
+// that cannot do TLS (ONVIF clients). One coroutine per connection on the I/O thread; every read has a deadline,
+// every request a size limit, and the number of connections a cap.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "web/api.hpp"
+
+namespace freehold::web {
+
+struct ServerOptions {
+  std::string bind_address = "::";
+  std::uint16_t https_port = 443;  // 0: pick a free port (tests)
+  bool plain_enabled = true;
+  std::uint16_t plain_port = 80;
+  size_t max_body_bytes = 65536;
+  std::chrono::seconds request_timeout{10};
+  size_t max_connections = 128;
+};
+
+// TLS ≥ 1.2 with forward-secret AEAD suites only, for the device's own certificate.
+[[nodiscard]] std::optional<std::string> configure_tls(boost::asio::ssl::context& ctx, const std::string& cert_pem,
+                                                       const std::string& key_pem);
+
+class Server final {
+ public:
+  Server(boost::asio::io_context& io, boost::asio::ssl::context& tls, Api& api, ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and starts accepting; an error names the address and port that failed.
+  [[nodiscard]] std::optional<std::string> start();
+  // Stops accepting and closes every connection; returns at once.
+  void stop();
+  // Limits that may change at run time (SIGHUP, PATCH /config).
+  void set_limits(size_t max_body_bytes, std::chrono::seconds request_timeout);
+
+  [[nodiscard]] std::uint16_t https_port() const;
+  [[nodiscard]] std::uint16_t plain_port() const;
+  [[nodiscard]] size_t connections() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace freehold::web
