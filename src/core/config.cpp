@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/config.hpp"
 
+#include <algorithm>
 #include <sstream>
 #include <stdexcept>
 #include <toml++/toml.h>
@@ -53,13 +54,20 @@ void walk(const toml::table& table, const std::string& prefix, ConfigParse& out)
         }
         continue;
       }
+      if (const auto* sub = node.as_table()) {  // an unknown table: report each key in it, with suggestions
+        walk(*sub, key, out);
+        continue;
+      }
       std::string msg = "unknown key '" + key + "'";
       if (auto s = suggest_setting(key)) msg += "; did you mean '" + *s + "'?";
       out.errors.push_back(at(node, std::move(msg)));
       continue;
     }
     auto value = to_value(node);
-    if (!value) {
+    const bool type_ok = value && (spec->kind == Kind::boolean ? node.is_boolean()
+                                   : spec->kind == Kind::integer ? node.is_integer()
+                                                                 : node.is_string());
+    if (!type_ok) {
       out.errors.push_back(at(node, key + ": expected " + std::string(kind_name(spec->kind)) + ", got " +
                                         std::string(toml_type_name(node))));
       continue;
@@ -100,6 +108,9 @@ ConfigParse parse_config(std::string_view text) {
     out.errors.push_back(Diagnostic{static_cast<int>(src.begin.line), static_cast<int>(src.begin.column),
                                     "TOML syntax: " + std::string(e.description())});
   }
+  // Tables iterate in key order; report in file order.
+  std::stable_sort(out.errors.begin(), out.errors.end(),
+                   [](const Diagnostic& a, const Diagnostic& b) { return a.line < b.line; });
   return out;
 }
 

@@ -48,9 +48,11 @@ std::string Statement::text(int col) const {
 std::int64_t Statement::integer(int col) const { return sqlite3_column_int64(stmt_, col); }
 
 Database::Database(const std::filesystem::path& path) {
-  // Create the file ourselves so it is 0600 from the first byte.
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd >= 0) ::close(fd);
+  // Create the file ourselves so it is 0600 from the first byte (":memory:" is SQLite's in-memory database).
+  if (path != ":memory:") {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) ::close(fd);
+  }
   if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
       SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";

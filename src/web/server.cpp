@@ -18,6 +18,7 @@
 #include <list>
 
 #include "core/log.hpp"
+#include "web/wire.hpp"
 
 namespace freehold::web {
 
@@ -34,24 +35,6 @@ constexpr std::chrono::seconds kHandshakeTimeout{10};
 constexpr std::chrono::seconds kWriteTimeout{30};
 constexpr std::chrono::seconds kSseKeepAlive{15};
 constexpr size_t kHeaderLimit = 16 * 1024;
-
-Request to_request(const http::request<http::string_body>& r, const std::string& remote, bool tls) {
-  Request req;
-  req.method = std::string(r.method_string());
-  std::string_view target = r.target();
-  auto q = target.find('?');
-  req.path = std::string(target.substr(0, q));
-  if (q != std::string_view::npos) req.query = std::string(target.substr(q + 1));
-  for (const auto& f : r) {
-    std::string name(f.name_string());
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    req.headers.emplace_back(std::move(name), std::string(f.value()));
-  }
-  req.body = r.body();
-  req.remote = remote;
-  req.tls = tls;
-  return req;
-}
 
 void security_headers(http::fields& h) {
   h.set(http::field::cache_control, "no-store");
@@ -84,6 +67,24 @@ Response parse_failure(const beast::error_code& ec, size_t body_limit) {
 }
 
 }  // namespace
+
+Request to_request(const http::request<http::string_body>& r, const std::string& remote, bool tls) {
+  Request req;
+  req.method = std::string(r.method_string());
+  std::string_view target = r.target();
+  auto q = target.find('?');
+  req.path = std::string(target.substr(0, q));
+  if (q != std::string_view::npos) req.query = std::string(target.substr(q + 1));
+  for (const auto& f : r) {
+    std::string name(f.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    req.headers.emplace_back(std::move(name), std::string(f.value()));
+  }
+  req.body = r.body();
+  req.remote = remote;
+  req.tls = tls;
+  return req;
+}
 
 struct Server::Impl {
   asio::io_context& io;
