@@ -245,7 +245,7 @@ class Daemon final {
     auto code = accounts_.begin_claim();
     // The claim code is meant to be read from the console or log by whoever holds the device.
     log::notice("claim.open", {{"claim_code", *code},
-                               {"hint", "POST /api/v1/claim {code, username, password} or open the web UI"}});
+                               {"hint", "POST /api/v1/claim {code, username, password}"}});
     std::fprintf(stderr, "\n  This device has no owner yet. Claim code: %s\n\n", code->c_str());
     return true;
   }
@@ -415,10 +415,11 @@ int main(int argc, char** argv) {
     for (const auto& e : errors) std::cerr << e << "\n";
     return kExitUsage;
   }
-  if (opts->demo && !opts->config_file) {
-    // Unprivileged ports, so the demo runs as any user beside other services.
-    config->set_validated("http.https_port", std::int64_t{8443});
-    config->set_validated("http.plain_port", std::int64_t{8080});
+  if (opts->demo) {
+    // Unprivileged ports, so the demo runs as any user beside other services, unless the file chose others.
+    for (auto [key, port] : {std::pair{"http.https_port", 8443}, std::pair{"http.plain_port", 8080}}) {
+      if (config->get(key) == find_setting(key)->default_value) config->set_validated(key, std::int64_t{port});
+    }
   }
   if (auto l = log::parse_level(config->get_string("log.level"))) log::set_level(*l);
   log::info("daemon.starting", {{"version", kVersion}, {"state_dir", state_dir.string()},

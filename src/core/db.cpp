@@ -60,7 +60,7 @@ Database::Database(const std::filesystem::path& path) {
     throw DbError("cannot open database " + path.string() + ": " + msg);
   }
   sqlite3_busy_timeout(db_, 2000);
-  exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+  exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
 }
 
 Database::~Database() { sqlite3_close(db_); }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// A thin RAII layer over SQLite: the device's users and audit log live in one WAL-mode database, fsynced on
-// every commit so a power cut keeps either the old or the new state.
+// A thin RAII layer over SQLite: the device's users and audit log live in one WAL-mode database. With
+// synchronous=NORMAL a power cut keeps a consistent old-or-new state (it may lose the last commits, never mix
+// them) and commits do not fsync on the I/O thread.
 #pragma once
 
 #include <sqlite3.h>
@@ -44,7 +45,7 @@ class Statement final {
 
 class Database final {
  public:
-  // Opens (creating with mode 0600) and configures WAL + synchronous=FULL + a busy timeout.
+  // Opens (creating with mode 0600) and configures WAL + synchronous=NORMAL + a busy timeout.
   explicit Database(const std::filesystem::path& path);
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;

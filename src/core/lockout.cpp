@@ -17,7 +17,7 @@ std::int64_t Lockout::retry_after(std::string_view key, Clock::time_point now) c
   return std::max<std::int64_t>(1, left.count());
 }
 
-void Lockout::failure(std::string_view key, Clock::time_point now) {
+bool Lockout::failure(std::string_view key, Clock::time_point now) {
   auto it = entries_.find(std::string(key));
   if (it == entries_.end()) {
     if (entries_.size() >= capacity_) evict(now);
@@ -27,11 +27,12 @@ void Lockout::failure(std::string_view key, Clock::time_point now) {
   if (e.failures > 0 && now - e.last_failure > kForget && e.locked_until <= now) e.failures = 0;
   ++e.failures;
   e.last_failure = now;
-  if (e.failures >= threshold_) {
-    int doublings = std::min(e.failures - threshold_, 16);
-    auto lock = std::min<std::chrono::seconds>(base_ * (std::int64_t{1} << doublings), kMaxLock);
-    e.locked_until = now + lock;
-  }
+  if (e.failures < threshold_) return false;
+  const bool was_locked = e.locked_until > now;
+  int doublings = std::min(e.failures - threshold_, 16);
+  auto lock = std::min<std::chrono::seconds>(base_ * (std::int64_t{1} << doublings), kMaxLock);
+  e.locked_until = now + lock;
+  return !was_locked;
 }
 
 void Lockout::evict(Clock::time_point now) {

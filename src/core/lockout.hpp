@@ -25,7 +25,8 @@ class Lockout final {
   }
   // Seconds until `key` may try again; 0 when it is not locked.
   [[nodiscard]] std::int64_t retry_after(std::string_view key, Clock::time_point now) const;
-  void failure(std::string_view key, Clock::time_point now);
+  // Counts a failure; true when this failure starts a lockout.
+  bool failure(std::string_view key, Clock::time_point now);
   void success(std::string_view key) { entries_.erase(std::string(key)); }
   [[nodiscard]] size_t size() const { return entries_.size(); }
 

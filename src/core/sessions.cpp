@@ -36,6 +36,12 @@ Session* Sessions::find(std::string_view token, Clock::time_point now) {
   return &it->second;
 }
 
+const Session* Sessions::peek(std::string_view token, Clock::time_point now) const {
+  if (token.empty() || token.size() > 128) return nullptr;
+  auto it = sessions_.find(crypto::sha256(token));
+  return it == sessions_.end() || expired(it->second, now) ? nullptr : &it->second;
+}
+
 void Sessions::revoke(std::string_view token) { sessions_.erase(crypto::sha256(token)); }
 
 void Sessions::revoke_user(std::string_view username) {

@@ -41,6 +41,8 @@ class Sessions final {
   [[nodiscard]] Issued create(std::string_view username, Role role, Clock::time_point now);
   // The live session for a token, refreshing its idle timer; nullptr if unknown or expired.
   [[nodiscard]] Session* find(std::string_view token, Clock::time_point now);
+  // The live session for a token without refreshing it (for long-lived streams).
+  [[nodiscard]] const Session* peek(std::string_view token, Clock::time_point now) const;
   void revoke(std::string_view token);
   void revoke_user(std::string_view username);
   void set_role(std::string_view username, Role role);

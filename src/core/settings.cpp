@@ -100,7 +100,8 @@ std::vector<SettingSpec> build_schema() {
   bind.check = check_ip_address;
   s.push_back(std::move(bind));
   s.push_back(integer("http.https_port", 443, 1, 65535, "", "HTTPS port (web UI, REST API)", Role::admin, true));
-  s.push_back(boolean("http.plain_enabled", true, "Plain HTTP listener for LAN ONVIF clients", Role::admin, true));
+  // Off until a LAN protocol that cannot do TLS (ONVIF) needs it: nothing listens that the owner did not enable.
+  s.push_back(boolean("http.plain_enabled", false, "Plain HTTP listener for LAN ONVIF clients", Role::admin, true));
   s.push_back(integer("http.plain_port", 80, 1, 65535, "", "Plain HTTP port", Role::admin, true));
   s.push_back(integer("http.max_body_bytes", 65536, 1024, 1048576, "bytes", "Largest request body accepted"));
   s.push_back(integer("http.request_timeout_s", 10, 1, 300, "s", "Deadline to receive a whole request"));

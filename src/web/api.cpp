@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "web/api.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "core/crypto.hpp"
 #include "core/log.hpp"
+#include "web/offload.hpp"
 
 namespace freehold::web {
 
@@ -109,6 +108,7 @@ struct Api::Route {
   std::string_view pattern;
   Access access;
   awaitable<Response> (Api::*fn)(Request&, Context&);
+  bool plain_http = false;  // also answered on the plain-HTTP listener (nothing that carries a secret)
 };
 
 Api::Api(ApiDeps deps) : d_(std::move(deps)) {}
@@ -127,7 +127,7 @@ awaitable<Response> Api::handle(Request req) {
 awaitable<Response> Api::dispatch(Request& req) {
   // One table for every endpoint: the access rule is enforced here, before any handler runs.
   static const std::vector<Route> table = {
-      {"GET", "/api/v1/health", Access::open, &Api::health},
+      {"GET", "/api/v1/health", Access::open, &Api::health, true},
       {"POST", "/api/v1/claim", Access::claim, &Api::claim},
       {"POST", "/api/v1/session", Access::open, &Api::login},
       {"GET", "/api/v1/session", Access::viewer, &Api::session_get},
@@ -161,7 +161,7 @@ awaitable<Response> Api::dispatch(Request& req) {
     if (!allowed.empty()) co_return Response::error(405, "method_not_allowed", "allowed: " + allowed).header("Allow", allowed);
     co_return Response::error(404, "not_found", "no such endpoint: " + req.path);
   }
-  if (!req.tls && route->access != Access::open) {
+  if (!req.tls && !route->plain_http) {
     co_return Response::error(404, "https_required",
                               "the REST API is served over HTTPS on port " + std::to_string(d_.https_port));
   }
@@ -202,10 +202,28 @@ awaitable<Response> Api::dispatch(Request& req) {
   co_return co_await (this->*route->fn)(req, ctx);
 }
 
+// Plain functions returning the awaitable, not coroutines: GCC 12 mishandles non-trivial by-value coroutine
+// parameters created inside a co_await operand (double destruction, GCC PR 99576).
 awaitable<std::string> Api::hash_off_thread(std::string password) {
-  co_return co_await asio::co_spawn(
-      d_.slow_work, [pw = std::move(password)]() -> awaitable<std::string> { co_return crypto::hash_password(pw); },
-      asio::use_awaitable);
+  return offload<std::string>(d_.slow_work, [pw = std::move(password)] { return crypto::hash_password(pw); });
+}
+
+awaitable<bool> Api::verify_off_thread(std::string hash, std::string password) {
+  return offload<bool>(d_.slow_work, [h = std::move(hash), pw = std::move(password)] {
+    // Unknown users cost the same time as known ones, so timing does not reveal which names exist.
+    static const std::string dummy = crypto::hash_password("freehold-dummy-password");
+    return crypto::verify_password(h.empty() ? dummy : h, pw) && !h.empty();
+  });
+}
+
+void Api::count_failure(const Request& req, std::string_view username) {
+  const auto now = Clock::now();
+  if (d_.lockout.failure("ip:" + req.remote, now)) {
+    d_.audit.record("anonymous", req.remote, "locked_out", "source address locked");
+  }
+  if (!username.empty() && d_.lockout.failure("user:" + std::string(username), now)) {
+    d_.audit.record("user:" + std::string(username), req.remote, "locked_out", "user locked");
+  }
 }
 
 std::optional<Response> Api::locked_out(const Request& req, std::string_view username) {
@@ -213,8 +231,7 @@ std::optional<Response> Api::locked_out(const Request& req, std::string_view use
   std::int64_t wait = d_.lockout.retry_after("ip:" + req.remote, now);
   if (!username.empty()) wait = std::max(wait, d_.lockout.retry_after("user:" + std::string(username), now));
   if (wait == 0) return std::nullopt;
-  d_.audit.record(username.empty() ? "anonymous" : "user:" + std::string(username), req.remote, "locked_out",
-                  "retry_after_s=" + std::to_string(wait));
+  log::info("auth.locked_out", {{"source", req.remote}, {"user", username}, {"retry_after_s", wait}});
   json j{{"error", "locked_out"},
          {"message", "too many failed attempts; try again in " + std::to_string(wait) + " seconds"},
          {"retry_after_s", wait}};
@@ -246,7 +263,7 @@ awaitable<Response> Api::claim(Request& req, Context& ctx) {
   auto password = string_field(*body, "password");
   if (!code || !username || !password) co_return missing("code, username and password");
   if (!d_.accounts.claim_code_matches(*code)) {
-    d_.lockout.failure("ip:" + req.remote, Clock::now());
+    count_failure(req, "");
     d_.audit.record("anonymous", req.remote, "claim_failed", "wrong claim code");
     co_return Response::error(403, "wrong_code", "the claim code is wrong; it is printed in the device log");
   }
@@ -279,19 +296,14 @@ awaitable<Response> Api::login(Request& req, Context&) {
   }
   if (auto locked = locked_out(req, *username)) co_return *locked;
 
+  // Count the attempt before the slow check, so parallel guesses cannot all slip past one lockout check;
+  // a success clears it again.
+  count_failure(req, *username);
   auto stored = d_.accounts.find(*username);
-  const std::string hash = stored ? stored->password_hash : std::string();
-  const bool ok = co_await asio::co_spawn(
-      d_.slow_work,
-      [hash, pw = *password]() -> awaitable<bool> {
-        // Unknown users cost the same time as known ones, so timing does not reveal which names exist.
-        static const std::string dummy = crypto::hash_password("freehold-dummy-password");
-        co_return crypto::verify_password(hash.empty() ? dummy : hash, pw) && !hash.empty();
-      },
-      asio::use_awaitable);
+  // Named, not a conditional temporary inside co_await: GCC 12 destroys such temporaries twice (PR 101367).
+  std::string stored_hash = stored ? stored->password_hash : std::string();
+  const bool ok = co_await verify_off_thread(std::move(stored_hash), *password);
   if (!ok) {
-    d_.lockout.failure("ip:" + req.remote, Clock::now());
-    d_.lockout.failure("user:" + *username, Clock::now());
     d_.audit.record("user:" + *username, req.remote, "login_failed", "wrong user name or password");
     co_return Response::error(401, "invalid_credentials", "wrong user name or password");
   }
@@ -370,13 +382,14 @@ awaitable<Response> Api::user_update(Request& req, Context& ctx) {
       // Changing one's own password proves knowledge of the current one (a stolen session is not enough).
       auto current = string_field(*body, "current_password");
       if (!current) co_return missing("current_password");
-      const bool ok = co_await asio::co_spawn(
-          d_.slow_work,
-          [h = target_user->password_hash, pw = *current]() -> awaitable<bool> {
-            co_return crypto::verify_password(h, pw);
-          },
-          asio::use_awaitable);
-      if (!ok) co_return Response::error(403, "wrong_password", "current_password is wrong");
+      if (auto locked = locked_out(req, target)) co_return *locked;
+      count_failure(req, target);  // a stolen session must not become a password oracle
+      if (!co_await verify_off_thread(target_user->password_hash, *current)) {
+        d_.audit.record("user:" + actor, req.remote, "password_change_failed", "wrong current_password");
+        co_return Response::error(403, "wrong_password", "current_password is wrong");
+      }
+      d_.lockout.success("ip:" + req.remote);
+      d_.lockout.success("user:" + target);
     }
   }
   if (role) {
@@ -387,7 +400,7 @@ awaitable<Response> Api::user_update(Request& req, Context& ctx) {
   if (password) {
     std::string hash = co_await hash_off_thread(*password);
     if (auto e = d_.accounts.set_password(target, hash, *password)) co_return Response::error(400, "invalid", *e);
-    d_.sessions.revoke_user(target);  // every other login of that user ends
+    d_.sessions.revoke_user(target);  // every login of that user ends, the caller's own included
     d_.audit.record("user:" + actor, req.remote, "user_password_changed", target);
   }
   auto u = d_.accounts.find(target);
@@ -495,7 +508,8 @@ awaitable<Response> Api::events(Request&, Context& ctx) {
     }
   }));
   stream->keep = sub;
-  stream->still_authorized = [this, token = ctx.token] { return d_.sessions.find(token, Clock::now()) != nullptr; };
+  // peek(): an open stream must not keep an idle session alive forever.
+  stream->still_authorized = [this, token = ctx.token] { return d_.sessions.peek(token, Clock::now()) != nullptr; };
   stream->push("ready", json{{"username", ctx.session->username}}.dump());
   Response r;
   r.stream = std::move(stream);

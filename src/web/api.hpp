@@ -70,6 +70,8 @@ class Api final {
   Response start_session(const User& user, const Request& req, int status);
   std::optional<Response> locked_out(const Request& req, std::string_view username);
   boost::asio::awaitable<std::string> hash_off_thread(std::string password);
+  boost::asio::awaitable<bool> verify_off_thread(std::string hash, std::string password);
+  void count_failure(const Request& req, std::string_view username);
 
   ApiDeps d_;
 };

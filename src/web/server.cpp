@@ -16,6 +16,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <list>
+#include <tuple>
 
 #include "core/log.hpp"
 #include "web/wire.hpp"
@@ -179,7 +180,14 @@ struct Server::Impl {
       parser.body_limit(options.max_body_bytes);
       // One deadline covers the whole request, so a slow sender cannot hold a connection open.
       lowest.expires_after(options.request_timeout);
-      auto [ec, n] = co_await http::async_read(stream, buffer, parser, tuple_awaitable);
+      auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, tuple_awaitable);
+      if (!ec && parser.get()[http::field::expect] == "100-continue" && !parser.is_done()) {
+        // curl and others wait (about a second) for this before sending a body larger than 1 KiB.
+        http::response<http::empty_body> cont{http::status::continue_, parser.get().version()};
+        auto [cec, cn] = co_await http::async_write(stream, cont, tuple_awaitable);
+        ec = cec;
+      }
+      if (!ec && !parser.is_done()) std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, tuple_awaitable);
       if (ec) {
         if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
             ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::ssl::error::stream_truncated) {
@@ -232,13 +240,13 @@ struct Server::Impl {
         if (events.closed()) break;
         wake.expires_after(kSseKeepAlive);
         auto [tec] = co_await wake.async_wait(tuple_awaitable);
-        if (!tec) {  // a quiet period: keep proxies from timing out and re-check the session
-          if (events.still_authorized && !events.still_authorized()) break;
+        if (!tec) {  // a quiet period: keep proxies from timing out
           out = ": keep-alive\n\n";
         } else {
           continue;
         }
       }
+      if (events.still_authorized && !events.still_authorized()) break;  // logged out, expired or revoked
       lowest.expires_after(kWriteTimeout);
       auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(out), tuple_awaitable);
       if (wec) break;

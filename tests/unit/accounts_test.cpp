@@ -131,12 +131,12 @@ TEST_F(AccountsTest, LegacySecretIsSealedAndBoundToTheUser) {
 TEST(Lockout, LocksAfterThresholdAndDoubles) {
   Lockout l(5, std::chrono::seconds(30));
   auto t = Lockout::Clock::now();
-  for (int i = 0; i < 4; ++i) l.failure("ip:1", t);
+  for (int i = 0; i < 4; ++i) EXPECT_FALSE(l.failure("ip:1", t));
   EXPECT_EQ(l.retry_after("ip:1", t), 0);
-  l.failure("ip:1", t);
+  EXPECT_TRUE(l.failure("ip:1", t)) << "the fifth failure starts the lockout";
   EXPECT_EQ(l.retry_after("ip:1", t), 30);
   EXPECT_EQ(l.retry_after("ip:2", t), 0) << "keys are independent";
-  l.failure("ip:1", t);
+  EXPECT_FALSE(l.failure("ip:1", t)) << "already locked: not a new lockout";
   EXPECT_EQ(l.retry_after("ip:1", t), 60);
   EXPECT_EQ(l.retry_after("ip:1", t + std::chrono::seconds(61)), 0);
   l.success("ip:1");

@@ -24,14 +24,14 @@ TEST(Config, EmptyFileGivesDefaults) {
 TEST(Config, ReadsTablesAndDottedKeys) {
   auto r = parse_config(
       "[stream.main]\nfps = 15\ncodec = \"mjpeg\"\n"
-      "[http]\nbind = \"127.0.0.1\"\nplain_enabled = false\n"
+      "[http]\nbind = \"127.0.0.1\"\nplain_enabled = true\n"
       "motion.sensitivity = 80\n");
   // The last line belongs to [http] in TOML, so it is http.motion.sensitivity: unknown.
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_EQ(r.errors[0].line, 7);
   EXPECT_EQ(r.config.get_int("stream.main.fps"), 15);
   EXPECT_EQ(r.config.get_string("stream.main.codec"), "mjpeg");
-  EXPECT_FALSE(r.config.get_bool("http.plain_enabled"));
+  EXPECT_TRUE(r.config.get_bool("http.plain_enabled"));
 }
 
 TEST(Config, UnknownKeySuggestsTheClosest) {
@@ -101,7 +101,7 @@ TEST(Config, SerializeWritesOnlyChangesAndRoundTrips) {
   EXPECT_EQ(serialize_config(c).find('='), std::string::npos) << "defaults need not be written";
   c.set_validated("stream.sub.fps", std::int64_t{5});
   c.set_validated("device.name", std::string("Front \"door\""));
-  c.set_validated("http.plain_enabled", false);
+  c.set_validated("http.plain_enabled", true);
   const auto text = serialize_config(c);
   EXPECT_NE(text.find("[stream.sub]"), std::string::npos) << text;
   auto back = parse_config(text);
