@@ -269,7 +269,7 @@ class Daemon final {
 
   void on_change(const Change& c) {
     if (c.kind != Change::Kind::setting) return;
-    audit_.record(c.actor, "device-model", "setting_changed", c.key + "=" + value_to_string(c.value));
+    audit_.record(c.actor, c.source, "setting_changed", c.key + "=" + value_to_string(c.value));
     apply_runtime_settings();
     if (c.actor == "config-file") return;  // it came from the file: nothing to write back
     if (!save_pending_) {
@@ -306,7 +306,7 @@ class Daemon final {
       log::warn("config.reload_kept_running_config", {{"file", config_file_.string()}});
       return;
     }
-    auto result = model_.replace(*next, "config-file");
+    auto result = model_.replace(*next, Requester{"config-file", "config-file", std::nullopt});
     for (const auto& k : result.restart_required) log::warn("config.restart_required", {{"key", k}});
     log::info("config.reloaded", {{"file", config_file_.string()}, {"changed", result.changed.size()}});
   }

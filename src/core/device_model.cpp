@@ -49,12 +49,12 @@ const Entity* DeviceModel::find_entity(std::string_view object_id) const {
   return it == entities_.end() ? nullptr : &*it;
 }
 
-SetResult DeviceModel::set(std::string_view key, const Value& value, std::string_view actor, std::optional<Role> role) {
-  return set_many({{std::string(key), value}}, actor, role);
+SetResult DeviceModel::set(std::string_view key, const Value& value, const Requester& who) {
+  return set_many({{std::string(key), value}}, who);
 }
 
-SetResult DeviceModel::set_many(const std::vector<std::pair<std::string, Value>>& values, std::string_view actor,
-                                std::optional<Role> role) {
+SetResult DeviceModel::set_many(const std::vector<std::pair<std::string, Value>>& values, const Requester& who) {
+  const auto& role = who.role;
   SetResult result;
   for (const auto& [key, value] : values) {
     const SettingSpec* spec = find_setting(key);
@@ -78,19 +78,19 @@ SetResult DeviceModel::set_many(const std::vector<std::pair<std::string, Value>>
     config_.set_validated(key, value);
     result.changed.push_back(key);
     if (find_setting(key)->restart_required) result.restart_required.push_back(key);
-    changes.push_back({Change::Kind::setting, key, value, std::string(actor)});
+    changes.push_back({Change::Kind::setting, key, value, who.actor, who.source});
   }
   // Emit after every value is in place, so a subscriber reading config() sees a consistent whole.
   for (const auto& c : changes) changes_.emit(c);
   return result;
 }
 
-SetResult DeviceModel::replace(const Config& next, std::string_view actor) {
+SetResult DeviceModel::replace(const Config& next, const Requester& who) {
   std::vector<std::pair<std::string, Value>> diff;
   for (const auto& [key, value] : next.values()) {
     if (config_.get(key) != value) diff.emplace_back(key, value);
   }
-  return set_many(diff, actor);
+  return set_many(diff, who);
 }
 
 std::optional<Value> DeviceModel::state(std::string_view object_id) const {
@@ -111,7 +111,7 @@ void DeviceModel::publish_state(std::string_view object_id, Value value) {
   } else {
     it->second = value;
   }
-  changes_.emit({Change::Kind::state, std::string(object_id), std::move(value), "device"});
+  changes_.emit({Change::Kind::state, std::string(object_id), std::move(value), "device", "device"});
 }
 
 }  // namespace freehold

@@ -38,7 +38,15 @@ struct Change {
   Kind kind = Kind::setting;
   std::string key;  // setting key, or entity object_id for states
   Value value;
-  std::string actor;  // who made it: "user:alice", "config-file", "device"
+  std::string actor;   // who made it: "user:alice", "config-file", "device"
+  std::string source;  // from where: the peer address, or the subsystem ("console", "config-file")
+};
+
+// Who asks for a change and from where; role is nullopt for local, trusted sources (config file, the daemon).
+struct Requester {
+  std::string actor;
+  std::string source;
+  std::optional<Role> role;
 };
 
 struct FieldError {
@@ -62,16 +70,14 @@ class DeviceModel final {
   [[nodiscard]] const std::vector<Entity>& entities() const { return entities_; }
   [[nodiscard]] const Entity* find_entity(std::string_view object_id) const;
 
-  // Validates and applies one setting. `role` is the caller's; nullopt means a local, trusted source (config
-  // file, the daemon itself).
-  SetResult set(std::string_view key, const Value& value, std::string_view actor, std::optional<Role> role = {});
+  // Validates and applies one setting, checking the requester's role against the schema.
+  SetResult set(std::string_view key, const Value& value, const Requester& who);
 
   // All-or-nothing: every value is validated first; on any error nothing changes.
-  SetResult set_many(const std::vector<std::pair<std::string, Value>>& values, std::string_view actor,
-                     std::optional<Role> role = {});
+  SetResult set_many(const std::vector<std::pair<std::string, Value>>& values, const Requester& who);
 
   // Replaces the whole configuration (SIGHUP reload): applies only what differs, one Change per key.
-  SetResult replace(const Config& next, std::string_view actor);
+  SetResult replace(const Config& next, const Requester& who);
 
   // The current state of an entity: its setting's value, or the last published sensor state.
   [[nodiscard]] std::optional<Value> state(std::string_view object_id) const;

@@ -453,7 +453,9 @@ awaitable<Response> Api::config_patch(Request& req, Context& ctx) {
   std::vector<FieldError> errors;
   flatten(*body, "", values, errors);
   SetResult result;
-  if (errors.empty()) result = d_.model.set_many(values, "user:" + ctx.session->username, ctx.session->role);
+  if (errors.empty()) {
+    result = d_.model.set_many(values, Requester{"user:" + ctx.session->username, req.remote, ctx.session->role});
+  }
   errors.insert(errors.end(), result.errors.begin(), result.errors.end());
   if (!errors.empty()) {
     json arr = json::array();

@@ -631,6 +631,9 @@ def s09_audit_and_secrets(c):
         R.check(f"9 the audit lists '{a}' entries", a in actions, str(sorted(actions)))
     settings = [e.get("detail", "") for e in r.json["entries"] if e.get("action") == "setting_changed"]
     R.check("9 a setting_changed entry names the key and value", "stream.main.fps=15" in settings, short(settings))
+    sources = {e.get("source") for e in r.json["entries"]
+               if e.get("action") == "setting_changed" and e.get("detail") == "stream.main.fps=15"}
+    R.check("9 the setting_changed entry records the requester's address", sources == {"127.0.0.1"}, str(sources))
     r2 = c.api.call("GET", "/api/v1/audit", token=c.viewer_token)
     R.check("9 GET /api/v1/audit as viewer -> 403", r2.status == 403, repr(r2))
     audit_text = r.body.decode("utf-8", "replace")
