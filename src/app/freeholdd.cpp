@@ -253,7 +253,7 @@ class Daemon final {
   void print_demo_banner() {
     std::string host = "localhost";
     std::printf("\nFreehold demo is running (state in %s)\n", state_dir_.c_str());
-    std::printf("  web UI / REST API: https://%s:%u/  (self-signed certificate; see fingerprint in the log)\n",
+    std::printf("  REST API:          https://%s:%u/api/v1/  (self-signed certificate; fingerprint in the log)\n",
                 host.c_str(), server_->https_port());
     if (server_->plain_port()) std::printf("  plain HTTP (LAN protocols): http://%s:%u/\n", host.c_str(), server_->plain_port());
     std::printf("  health:            https://%s:%u/api/v1/health\n", host.c_str(), server_->https_port());

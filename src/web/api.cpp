@@ -49,6 +49,13 @@ std::optional<std::string> string_field(const json& j, const char* name) {
   return it->get<std::string>();
 }
 
+// The rules a new account must meet, answered before any slow hashing is spent on it.
+std::optional<Response> check_new_credentials(std::string_view username, std::string_view password) {
+  if (auto e = check_username(username)) return Response::error(400, "invalid_username", *e);
+  if (auto e = check_password_policy(username, password)) return Response::error(400, "weak_password", *e);
+  return std::nullopt;
+}
+
 Response missing(std::string_view fields) {
   return Response::error(400, "missing_field", "the body must have the string fields " + std::string(fields));
 }
@@ -267,8 +274,7 @@ awaitable<Response> Api::claim(Request& req, Context& ctx) {
     d_.audit.record("anonymous", req.remote, "claim_failed", "wrong claim code");
     co_return Response::error(403, "wrong_code", "the claim code is wrong; it is printed in the device log");
   }
-  if (auto e = check_username(*username)) co_return Response::error(400, "invalid_username", *e);
-  if (auto e = check_password_policy(*username, *password)) co_return Response::error(400, "weak_password", *e);
+  if (auto bad = check_new_credentials(*username, *password)) co_return *bad;
   std::string hash = co_await hash_off_thread(*password);
   // Another claim may have won while we were hashing.
   if (d_.accounts.claimed() || !d_.accounts.claim_code_matches(*code)) {
@@ -344,8 +350,7 @@ awaitable<Response> Api::user_create(Request& req, Context& ctx) {
   if (!username || !password || !role_s) co_return missing("username, password and role");
   auto role = parse_role(*role_s);
   if (!role) co_return Response::error(400, "invalid_role", "role must be admin, operator or viewer");
-  if (auto e = check_username(*username)) co_return Response::error(400, "invalid_username", *e);
-  if (auto e = check_password_policy(*username, *password)) co_return Response::error(400, "weak_password", *e);
+  if (auto bad = check_new_credentials(*username, *password)) co_return *bad;
   if (d_.accounts.find(*username)) co_return Response::error(409, "exists", "user '" + *username + "' already exists");
   std::string hash = co_await hash_off_thread(*password);
   if (auto e = d_.accounts.create(*username, *role, hash, *password)) co_return Response::error(409, "exists", *e);
