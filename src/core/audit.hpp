@@ -15,7 +15,7 @@ struct AuditEntry {
   std::int64_t id = 0;
   std::int64_t time = 0;  // Unix seconds, UTC
   std::string actor;      // "user:alice", "anonymous", "device"
-  std::string source;     // peer IP, or the subsystem ("console", "device-model")
+  std::string source;     // peer IP, or the subsystem ("console", "config-file")
   std::string action;     // "login", "login_failed", "user_created", "setting_changed", ...
   std::string detail;     // never a secret
 };

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "web/api.hpp"
 
+#include <boost/asio/post.hpp>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -56,6 +57,11 @@ std::optional<Response> check_new_credentials(std::string_view username, std::st
   return std::nullopt;
 }
 
+const std::string& dummy_hash() {
+  static const std::string dummy = crypto::hash_password("freehold-dummy-password");
+  return dummy;
+}
+
 Response missing(std::string_view fields) {
   return Response::error(400, "missing_field", "the body must have the string fields " + std::string(fields));
 }
@@ -104,7 +110,9 @@ std::string session_cookie(std::string_view value, std::int64_t max_age) {
 }  // namespace
 
 struct Api::Context {
-  Session* session = nullptr;
+  // A copy, not a pointer into the session table: a handler that awaits (hashing) must not see it dangle when
+  // the session is revoked meanwhile.
+  std::optional<Session> session;
   std::string token;
   std::vector<std::string> params;
   Clock::time_point now;
@@ -118,7 +126,10 @@ struct Api::Route {
   bool plain_http = false;  // also answered on the plain-HTTP listener (nothing that carries a secret)
 };
 
-Api::Api(ApiDeps deps) : d_(std::move(deps)) {}
+Api::Api(ApiDeps deps) : d_(std::move(deps)) {
+  // Build the dummy hash at start-up, so the first unknown-user login costs no more than any other.
+  asio::post(d_.slow_work, [] { (void)dummy_hash(); });
+}
 
 awaitable<Response> Api::handle(Request req) {
   Response res;
@@ -131,8 +142,8 @@ awaitable<Response> Api::handle(Request req) {
   co_return res;
 }
 
-awaitable<Response> Api::dispatch(Request& req) {
-  // One table for every endpoint: the access rule is enforced here, before any handler runs.
+// One table for every endpoint: the access rule is enforced in dispatch(), before any handler runs.
+const std::vector<Api::Route>& Api::routes() {
   static const std::vector<Route> table = {
       {"GET", "/api/v1/health", Access::open, &Api::health, true},
       {"POST", "/api/v1/claim", Access::claim, &Api::claim},
@@ -151,6 +162,19 @@ awaitable<Response> Api::dispatch(Request& req) {
       {"GET", "/api/v1/events", Access::viewer, &Api::events},
       {"GET", "/api/v1/audit", Access::admin, &Api::audit_list},
   };
+  return table;
+}
+
+bool Api::served_on_plain_http(std::string_view method, std::string_view path) {
+  std::vector<std::string> params;
+  for (const auto& r : routes()) {
+    if (r.method == method && match(r.pattern, path, params)) return r.plain_http;
+  }
+  return false;
+}
+
+awaitable<Response> Api::dispatch(Request& req) {
+  const auto& table = routes();
 
   Context ctx;
   ctx.now = Clock::now();
@@ -181,12 +205,14 @@ awaitable<Response> Api::dispatch(Request& req) {
     ctx.token = *c;
     via_cookie = true;
   }
-  if (!ctx.token.empty()) ctx.session = d_.sessions.find(ctx.token, ctx.now);
+  if (!ctx.token.empty()) {
+    if (const Session* s = d_.sessions.find(ctx.token, ctx.now)) ctx.session = *s;
+  }
 
   const bool needs_auth = route->access != Access::open && !(route->access == Access::claim && !d_.accounts.claimed());
   if (!needs_auth) co_return co_await (this->*route->fn)(req, ctx);
 
-  if (ctx.session == nullptr) {
+  if (!ctx.session) {
     co_return Response::error(401, "unauthorized", "log in first: POST /api/v1/session")
         .header("WWW-Authenticate", "Bearer realm=\"freehold\"");
   }
@@ -218,19 +244,26 @@ awaitable<std::string> Api::hash_off_thread(std::string password) {
 awaitable<bool> Api::verify_off_thread(std::string hash, std::string password) {
   return offload<bool>(d_.slow_work, [h = std::move(hash), pw = std::move(password)] {
     // Unknown users cost the same time as known ones, so timing does not reveal which names exist.
-    static const std::string dummy = crypto::hash_password("freehold-dummy-password");
-    return crypto::verify_password(h.empty() ? dummy : h, pw) && !h.empty();
+    return crypto::verify_password(h.empty() ? dummy_hash() : h, pw) && !h.empty();
   });
 }
 
-void Api::count_failure(const Request& req, std::string_view username) {
+Api::Counted Api::count_failure(const Request& req, std::string_view username) {
   const auto now = Clock::now();
-  if (d_.lockout.failure("ip:" + req.remote, now)) {
-    d_.audit.record("anonymous", req.remote, "locked_out", "source address locked");
-  }
-  if (!username.empty() && d_.lockout.failure("user:" + std::string(username), now)) {
-    d_.audit.record("user:" + std::string(username), req.remote, "locked_out", "user locked");
-  }
+  Counted c;
+  c.ip_locked = d_.lockout.failure("ip:" + req.remote, now);
+  c.user_locked = !username.empty() && d_.lockout.failure("user:" + std::string(username), now);
+  return c;
+}
+
+void Api::audit_lockouts(const Request& req, std::string_view username, Counted c) {
+  if (c.ip_locked) d_.audit.record("anonymous", req.remote, "locked_out", "source address locked");
+  if (c.user_locked) d_.audit.record("user:" + std::string(username), req.remote, "locked_out", "user locked");
+}
+
+void Api::clear_failures(const Request& req, std::string_view username) {
+  d_.lockout.success("ip:" + req.remote);
+  if (!username.empty()) d_.lockout.success("user:" + std::string(username));
 }
 
 std::optional<Response> Api::locked_out(const Request& req, std::string_view username) {
@@ -270,7 +303,7 @@ awaitable<Response> Api::claim(Request& req, Context& ctx) {
   auto password = string_field(*body, "password");
   if (!code || !username || !password) co_return missing("code, username and password");
   if (!d_.accounts.claim_code_matches(*code)) {
-    count_failure(req, "");
+    audit_lockouts(req, "", count_failure(req, ""));
     d_.audit.record("anonymous", req.remote, "claim_failed", "wrong claim code");
     co_return Response::error(403, "wrong_code", "the claim code is wrong; it is printed in the device log");
   }
@@ -284,7 +317,7 @@ awaitable<Response> Api::claim(Request& req, Context& ctx) {
     co_return Response::error(400, "invalid_user", *e);
   }
   d_.accounts.end_claim();
-  d_.lockout.success("ip:" + req.remote);
+  clear_failures(req, "");
   d_.audit.record("user:" + *username, req.remote, "claimed", "admin created");
   log::notice("device.claimed", {{"admin", *username}, {"source", req.remote}});
   co_return start_session(User{*username, Role::admin, static_cast<std::int64_t>(std::time(nullptr))}, req, 201);
@@ -304,18 +337,20 @@ awaitable<Response> Api::login(Request& req, Context&) {
 
   // Count the attempt before the slow check, so parallel guesses cannot all slip past one lockout check;
   // a success clears it again.
-  count_failure(req, *username);
+  const Counted counted = count_failure(req, *username);
   auto stored = d_.accounts.find(*username);
   // Named, not a conditional temporary inside co_await: GCC 12 destroys such temporaries twice (PR 101367).
   std::string stored_hash = stored ? stored->password_hash : std::string();
-  const bool ok = co_await verify_off_thread(std::move(stored_hash), *password);
-  if (!ok) {
+  const bool ok = co_await verify_off_thread(stored_hash, *password);
+  // The user may have been changed, demoted or deleted while we were hashing: decide on what is there now.
+  auto current = d_.accounts.find(*username);
+  if (!ok || !current || current->password_hash != stored_hash) {
+    audit_lockouts(req, *username, counted);
     d_.audit.record("user:" + *username, req.remote, "login_failed", "wrong user name or password");
     co_return Response::error(401, "invalid_credentials", "wrong user name or password");
   }
-  d_.lockout.success("ip:" + req.remote);
-  d_.lockout.success("user:" + *username);
-  co_return start_session(stored->user, req, 200);
+  clear_failures(req, *username);
+  co_return start_session(current->user, req, 200);
 }
 
 awaitable<Response> Api::session_get(Request&, Context& ctx) {
@@ -362,7 +397,7 @@ awaitable<Response> Api::user_create(Request& req, Context& ctx) {
 
 awaitable<Response> Api::user_update(Request& req, Context& ctx) {
   const std::string target = ctx.params.at(0);
-  const std::string actor = ctx.session->username;  // copy: the session may be revoked below
+  const std::string actor = ctx.session->username;
   const bool admin = ctx.session->role == Role::admin;
   const bool self = actor == target;
   if (!admin && !self) co_return Response::error(403, "forbidden", "only an admin can change other users");
@@ -388,13 +423,13 @@ awaitable<Response> Api::user_update(Request& req, Context& ctx) {
       auto current = string_field(*body, "current_password");
       if (!current) co_return missing("current_password");
       if (auto locked = locked_out(req, target)) co_return *locked;
-      count_failure(req, target);  // a stolen session must not become a password oracle
+      const Counted counted = count_failure(req, target);  // a stolen session must not become a password oracle
       if (!co_await verify_off_thread(target_user->password_hash, *current)) {
+        audit_lockouts(req, target, counted);
         d_.audit.record("user:" + actor, req.remote, "password_change_failed", "wrong current_password");
         co_return Response::error(403, "wrong_password", "current_password is wrong");
       }
-      d_.lockout.success("ip:" + req.remote);
-      d_.lockout.success("user:" + target);
+      clear_failures(req, target);
     }
   }
   if (role) {

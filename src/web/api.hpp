@@ -44,6 +44,8 @@ class Api final {
   explicit Api(ApiDeps deps);
   // Answers one request. Never throws for anything a client can send.
   [[nodiscard]] boost::asio::awaitable<Response> handle(Request req);
+  // Whether the plain-HTTP listener serves this endpoint (the server must not invite a body otherwise).
+  [[nodiscard]] static bool served_on_plain_http(std::string_view method, std::string_view path);
 
   struct Route;
   struct Context;
@@ -71,7 +73,15 @@ class Api final {
   std::optional<Response> locked_out(const Request& req, std::string_view username);
   boost::asio::awaitable<std::string> hash_off_thread(std::string password);
   boost::asio::awaitable<bool> verify_off_thread(std::string hash, std::string password);
-  void count_failure(const Request& req, std::string_view username);
+  struct Counted {
+    bool ip_locked = false;  // this failure started a lockout of the source address
+    bool user_locked = false;
+  };
+  // Counts a failed (or not yet verified) attempt for the source address and the user.
+  Counted count_failure(const Request& req, std::string_view username);
+  void audit_lockouts(const Request& req, std::string_view username, Counted counted);
+  void clear_failures(const Request& req, std::string_view username);
+  static const std::vector<Route>& routes();
 
   ApiDeps d_;
 };

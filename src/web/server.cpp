@@ -13,6 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <list>
@@ -181,11 +182,26 @@ struct Server::Impl {
       // One deadline covers the whole request, so a slow sender cannot hold a connection open.
       lowest.expires_after(options.request_timeout);
       auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, tuple_awaitable);
-      if (!ec && parser.get()[http::field::expect] == "100-continue" && !parser.is_done()) {
-        // curl and others wait (about a second) for this before sending a body larger than 1 KiB.
-        http::response<http::empty_body> cont{http::status::continue_, parser.get().version()};
-        auto [cec, cn] = co_await http::async_write(stream, cont, tuple_awaitable);
-        ec = cec;
+      bool refuse_body = false;
+      if (!ec && !parser.is_done() && beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+        // curl and others wait (about a second) for this before sending a body larger than 1 KiB. On plain HTTP
+        // only endpoints served there may invite it: a password must not follow in clear before the refusal.
+        const std::string_view target = parser.get().target();
+        if (use_tls || Api::served_on_plain_http(parser.get().method_string(), target.substr(0, target.find('?')))) {
+          http::response<http::empty_body> cont{http::status::continue_, parser.get().version()};
+          auto [cec, cn] = co_await http::async_write(stream, cont, tuple_awaitable);
+          ec = cec;
+        } else {
+          refuse_body = true;
+        }
+      }
+      if (refuse_body) {  // answer from the headers alone, then close without reading the body
+        auto header_only = to_request(parser.get(), remote, use_tls);
+        Response refused = co_await api.handle(std::move(header_only));
+        auto res = to_beast(refused, parser.get().version(), false);
+        lowest.expires_after(kWriteTimeout);
+        co_await http::async_write(stream, res, tuple_awaitable);
+        co_return;
       }
       if (!ec && !parser.is_done()) std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, tuple_awaitable);
       if (ec) {
@@ -201,7 +217,8 @@ struct Server::Impl {
       auto& raw = parser.get();
       const bool keep_alive = raw.keep_alive();
       const unsigned version = raw.version();
-      Response response = co_await api.handle(to_request(raw, remote, use_tls));
+      Request request = to_request(raw, remote, use_tls);
+      Response response = co_await api.handle(std::move(request));
       log::debug("http.request", {{"remote", remote}, {"method", std::string(raw.method_string())},
                                   {"target", std::string(raw.target())}, {"status", response.status}});
       if (response.stream) {

@@ -19,7 +19,7 @@ namespace freehold::web {
 struct ServerOptions {
   std::string bind_address = "::";
   std::uint16_t https_port = 443;  // 0: pick a free port (tests)
-  bool plain_enabled = true;
+  bool plain_enabled = false;
   std::uint16_t plain_port = 80;
   size_t max_body_bytes = 65536;
   std::chrono::seconds request_timeout{10};
