@@ -71,8 +71,16 @@ void H264Packetizer::begin_packet(RtpBurst& b, std::size_t payload_bytes, bool m
   put32(b.bytes, h + 8, ssrc_);
 }
 
+bool rtp_reserved_nal(std::span<const std::uint8_t> nal) {
+  const auto t = nal_type(nal);
+  return t >= 24 && t <= 29;
+}
+
 RtpBurst H264Packetizer::pack(std::span<const std::uint8_t> access_unit, std::uint32_t timestamp) {
   auto nals = split_annexb(access_unit);
+  // Types 24-29 are RTP's own (aggregation, fragmentation): in a byte stream they are corrupt input, and sent on
+  // they would be misread by every receiver.
+  std::erase_if(nals, rtp_reserved_nal);
   bool has_sps = false, has_pps = false, has_idr = false;
   for (auto n : nals) {
     switch (nal_type(n)) {

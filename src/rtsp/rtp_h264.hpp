@@ -25,6 +25,8 @@ struct RtpBurst {
 
 // The NAL units of an Annex-B byte stream (3- or 4-byte start codes), without start codes or trailing zeros.
 [[nodiscard]] std::vector<std::span<const std::uint8_t>> split_annexb(std::span<const std::uint8_t> stream);
+// NAL types 24-29 belong to RTP payload formats (STAP, MTAP, FU) and are never valid inside a byte stream.
+[[nodiscard]] bool rtp_reserved_nal(std::span<const std::uint8_t> nal);
 
 class H264Packetizer final {
  public:
@@ -37,6 +39,7 @@ class H264Packetizer final {
 
   // Packs one access unit (Annex-B) at `timestamp` (90 kHz). An IDR access unit that lacks SPS/PPS gets the last
   // ones seen in front, so a reader that joins at any keyframe can decode. The marker bit ends the access unit.
+  // NAL units of RTP-reserved types are dropped.
   [[nodiscard]] RtpBurst pack(std::span<const std::uint8_t> access_unit, std::uint32_t timestamp);
 
   [[nodiscard]] std::uint16_t next_sequence() const { return sequence_; }

@@ -78,5 +78,12 @@ TEST(H264Packetizer, ParameterSetsGoBeforeEveryIdr) {
   EXPECT_EQ(b3.packet(2)[1] & 0x80, 0x80);
 }
 
+TEST(H264Packetizer, DropsNalTypesReservedForRtp) {
+  H264Packetizer p(1);
+  auto b = p.pack(Bytes{0, 0, 1, 0x7C, 0x85, 1, 0, 0, 1, 0x41, 0x02}, 0);  // an "FU-A" inside a byte stream
+  ASSERT_EQ(b.packets(), 1u);
+  EXPECT_EQ(b.packet(0)[12], 0x41);
+}
+
 }  // namespace
 }  // namespace freehold::rtsp
