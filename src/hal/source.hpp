@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Camera sources behind one interface: the only part of freeholdd that touches capture hardware. A source hands
+// out raw pictures (I420) at its own pace; the pipeline decides what to encode. Synthetic, V4L2 and file sources
+// implement it, so the whole daemon runs on any Linux host.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace freehold::hal {
+
+// A planar YUV 4:2:0 picture (I420): Y plane width*height, then U and V planes of (width/2)*(height/2).
+struct Picture {
+  int width = 0;
+  int height = 0;
+  std::vector<std::uint8_t> data;
+  std::int64_t capture_us = 0;    // monotonic capture time
+  std::int64_t wallclock_us = 0;  // UTC, microseconds since the epoch (burned in by the synthetic source)
+  std::uint64_t index = 0;        // frame counter since the source started
+
+  [[nodiscard]] std::uint8_t* y() { return data.data(); }
+  [[nodiscard]] std::uint8_t* u() { return data.data() + static_cast<std::size_t>(width) * height; }
+  [[nodiscard]] std::uint8_t* v() { return u() + static_cast<std::size_t>(width / 2) * (height / 2); }
+  [[nodiscard]] const std::uint8_t* y() const { return data.data(); }
+  [[nodiscard]] const std::uint8_t* u() const { return data.data() + static_cast<std::size_t>(width) * height; }
+  [[nodiscard]] const std::uint8_t* v() const { return u() + static_cast<std::size_t>(width / 2) * (height / 2); }
+  void allocate(int w, int h) {
+    width = w;
+    height = h;
+    data.resize(static_cast<std::size_t>(w) * h * 3 / 2);
+  }
+};
+
+class Source {
+ public:
+  virtual ~Source() = default;
+  // Fills `out` with the next picture, blocking until it is due. nullopt: a picture; otherwise why not (the caller
+  // retries after a back-off: a camera unplugged, a file at its end without loop, ...).
+  [[nodiscard]] virtual std::optional<std::string> next(Picture& out) = 0;
+  [[nodiscard]] virtual int width() const = 0;
+  [[nodiscard]] virtual int height() const = 0;
+  [[nodiscard]] virtual int fps() const = 0;
+};
+
+struct SyntheticOptions {
+  int width = 1280;
+  int height = 720;
+  int fps = 25;
+  bool moving_box = false;  // a box crossing the picture, for motion analytics tests
+  bool realtime = true;     // pace to fps; false: as fast as asked (tests, benchmarks)
+};
+
+// A moving test pattern with the frame counter and UTC time burned in (top left), so a client that decodes the
+// stream can check for gaps and measure latency.
+[[nodiscard]] std::unique_ptr<Source> make_synthetic_source(const SyntheticOptions& options);
+
+// Reads the burned-in frame counter back from a decoded luma plane (tests and the latency benchmark).
+[[nodiscard]] std::optional<std::uint64_t> read_burned_counter(const std::uint8_t* y, int width, int height);
+
+}  // namespace freehold::hal

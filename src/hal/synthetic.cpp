@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <thread>
+
+#include "hal/source.hpp"
+
+namespace freehold::hal {
+namespace {
+
+// The burned-in data: row 0 holds the frame counter (32 bits), row 1 the UTC time in milliseconds (48 bits),
+// MSB first, one square block per bit (dark 0, bright 1) so that it survives lossy compression.
+constexpr int kCounterBits = 32;
+constexpr int kClockBits = 48;
+constexpr std::uint8_t kDark = 16, kBright = 235;
+
+int block_size(int width) { return std::clamp((width / kClockBits) & ~1, 4, 16); }
+
+// 3x5 digit glyphs for the human-readable caption (bit 2 = left column).
+constexpr std::uint8_t kDigits[12][5] = {
+    {7, 5, 5, 5, 7}, {2, 6, 2, 2, 7}, {7, 1, 7, 4, 7}, {7, 1, 7, 1, 7}, {5, 5, 7, 1, 1}, {7, 4, 7, 1, 7},
+    {7, 4, 7, 5, 7}, {7, 1, 1, 1, 1}, {7, 5, 7, 5, 7}, {7, 5, 7, 1, 7}, {0, 2, 0, 2, 0}, {0, 0, 0, 0, 2}};
+
+void fill_rect(Picture& p, int x0, int y0, int w, int h, std::uint8_t luma) {
+  for (int y = std::max(0, y0); y < std::min(p.height, y0 + h); ++y) {
+    std::memset(p.y() + static_cast<std::size_t>(y) * p.width + std::max(0, x0), luma,
+                static_cast<std::size_t>(std::max(0, std::min(p.width, x0 + w) - std::max(0, x0))));
+  }
+}
+
+void draw_bits(Picture& p, int row, std::uint64_t value, int bits, int block) {
+  for (int i = 0; i < bits; ++i) {
+    const bool one = (value >> (bits - 1 - i)) & 1;
+    fill_rect(p, i * block, row * block, block, block, one ? kBright : kDark);
+  }
+}
+
+void draw_text(Picture& p, int x, int y, const char* text, int scale) {
+  for (; *text; ++text, x += 4 * scale) {
+    int g = *text == ':' ? 10 : *text == '.' ? 11 : (*text >= '0' && *text <= '9') ? *text - '0' : -1;
+    fill_rect(p, x - scale, y - scale, 5 * scale, 7 * scale, kDark);
+    if (g < 0) continue;
+    for (int r = 0; r < 5; ++r) {
+      for (int c = 0; c < 3; ++c) {
+        if (kDigits[g][r] & (4 >> c)) fill_rect(p, x + c * scale, y + r * scale, scale, scale, kBright);
+      }
+    }
+  }
+}
+
+class SyntheticSource final : public Source {
+ public:
+  explicit SyntheticSource(const SyntheticOptions& o) : o_(o), start_(std::chrono::steady_clock::now()) {}
+
+  std::optional<std::string> next(Picture& p) override {
+    const auto due = start_ + std::chrono::microseconds(index_ * 1000000 / static_cast<std::uint64_t>(o_.fps));
+    if (o_.realtime) std::this_thread::sleep_until(due);
+    p.allocate(o_.width, o_.height);
+    p.index = index_;
+    p.capture_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                       std::chrono::steady_clock::now().time_since_epoch())
+                       .count();
+    p.wallclock_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    render(p);
+    ++index_;
+    return std::nullopt;
+  }
+  int width() const override { return o_.width; }
+  int height() const override { return o_.height; }
+  int fps() const override { return o_.fps; }
+
+ private:
+  void render(Picture& p) const {
+    const int w = p.width, h = p.height;
+    const auto shift = static_cast<int>(p.index * 4);
+    // A diagonal luma ramp that slides with time: every frame differs, so encoders do real work.
+    for (int y = 0; y < h; ++y) {
+      std::uint8_t* row = p.y() + static_cast<std::size_t>(y) * w;
+      for (int x = 0; x < w; ++x) row[x] = static_cast<std::uint8_t>(48 + ((x + y + shift) & 127));
+    }
+    // Eight colour bars in the chroma planes.
+    static constexpr std::uint8_t bars_u[8] = {128, 16, 166, 54, 202, 90, 240, 128};
+    static constexpr std::uint8_t bars_v[8] = {128, 146, 16, 34, 222, 240, 110, 128};
+    const int cw = w / 2, ch = h / 2;
+    for (int y = 0; y < ch; ++y) {
+      for (int x = 0; x < cw; ++x) {
+        const int bar = x * 8 / cw;
+        p.u()[static_cast<std::size_t>(y) * cw + x] = bars_u[bar];
+        p.v()[static_cast<std::size_t>(y) * cw + x] = bars_v[bar];
+      }
+    }
+    if (o_.moving_box) {
+      const int bw = w / 8, bh = h / 4;
+      const int span = w - bw;
+      const int pos = static_cast<int>((p.index * 8) % static_cast<std::uint64_t>(2 * span));
+      fill_rect(p, pos < span ? pos : 2 * span - pos, h / 2 - bh / 2, bw, bh, kBright);
+    }
+    const int block = block_size(w);
+    const auto ms = static_cast<std::uint64_t>(p.wallclock_us / 1000);
+    draw_bits(p, 0, p.index, kCounterBits, block);
+    draw_bits(p, 1, ms & ((std::uint64_t{1} << kClockBits) - 1), kClockBits, block);
+    // Human-readable: "frame  HH:MM:SS.mmm" under the bit rows.
+    std::time_t secs = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char text[48];
+    std::snprintf(text, sizeof text, "%08llu %02d:%02d:%02d.%03d", static_cast<unsigned long long>(p.index),
+                  tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+    draw_text(p, block, 2 * block + block / 2, text, std::max(2, block / 4));
+  }
+
+  SyntheticOptions o_;
+  std::chrono::steady_clock::time_point start_;
+  std::uint64_t index_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Source> make_synthetic_source(const SyntheticOptions& options) {
+  return std::make_unique<SyntheticSource>(options);
+}
+
+std::optional<std::uint64_t> read_burned_counter(const std::uint8_t* y, int width, int height) {
+  const int block = block_size(width);
+  if (width < kClockBits * block || height < 2 * block) return std::nullopt;
+  std::uint64_t v = 0;
+  for (int i = 0; i < kCounterBits; ++i) {
+    const std::uint8_t sample = y[static_cast<std::size_t>(block / 2) * width + i * block + block / 2];
+    if (sample > 96 && sample < 160) return std::nullopt;  // neither dark nor bright: no counter here
+    v = (v << 1) | (sample >= 160 ? 1 : 0);
+  }
+  return v;
+}
+
+}  // namespace freehold::hal

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "media/video_stream.hpp"
+
+#include "core/log.hpp"
+
+namespace freehold::media {
+
+VideoStream::VideoStream(std::string name, std::unique_ptr<hal::Source> source, std::unique_ptr<Encoder> encoder,
+                         std::size_t ring_frames)
+    : name_(std::move(name)), source_(std::move(source)), encoder_(std::move(encoder)), ring_(ring_frames) {}
+
+VideoStream::~VideoStream() { stop(); }
+
+void VideoStream::set_on_frame(std::function<void()> f) {
+  std::lock_guard lock(on_frame_mutex_);
+  on_frame_ = std::move(f);
+}
+
+void VideoStream::start() {
+  if (running_.exchange(true)) return;
+  thread_ = std::thread([this] { run(); });
+}
+
+void VideoStream::stop() {
+  running_ = false;
+  if (thread_.joinable()) thread_.join();
+}
+
+FrameRing::Cursor VideoStream::add_reader() {
+  if (readers_.fetch_add(1) > 0) return ring_.join();
+  keyframe_wanted_ = true;  // the first reader must not wait a whole GOP
+  FrameRing::Cursor c;
+  c.next = ring_.end();
+  return c;
+}
+
+void VideoStream::remove_reader() { readers_.fetch_sub(1); }
+
+StreamStats VideoStream::stats() const { return {frames_.load(), bytes_.load(), skipped_.load()}; }
+
+void VideoStream::run() {
+  hal::Picture picture;
+  std::string last_error;
+  while (running_) {
+    if (auto err = source_->next(picture)) {
+      if (*err != last_error) log::warn("stream.source_failed", {{"stream", name_}, {"error", *err}});
+      last_error = *err;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      continue;
+    }
+    last_error.clear();
+    if (readers_.load() == 0) {
+      ++skipped_;
+      continue;
+    }
+    if (keyframe_wanted_.exchange(false)) encoder_->request_keyframe();
+    EncodedFrame frame;
+    if (auto err = encoder_->encode(picture, frame)) {
+      log::error("stream.encode_failed", {{"stream", name_}, {"error", *err}});
+      continue;
+    }
+    if (frame.data.empty()) continue;
+    ++frames_;
+    bytes_ += frame.data.size();
+    ring_.publish(std::move(frame));
+    std::lock_guard lock(on_frame_mutex_);
+    if (on_frame_) on_frame_();
+  }
+}
+
+}  // namespace freehold::media

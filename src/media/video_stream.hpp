@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// One video stream (a profile such as "main" or "sub"): a source feeding an encoder feeding a frame ring, on a
+// thread of its own. The encoder idles while nobody reads; the first reader gets a keyframe at once.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "hal/source.hpp"
+#include "media/encoder.hpp"
+#include "media/frame_ring.hpp"
+
+namespace freehold::media {
+
+struct StreamStats {
+  std::uint64_t frames_encoded = 0;
+  std::uint64_t bytes_encoded = 0;
+  std::uint64_t frames_skipped_idle = 0;  // captured while nobody was reading
+};
+
+class VideoStream final {
+ public:
+  // `ring_frames` should hold at least one GOP.
+  VideoStream(std::string name, std::unique_ptr<hal::Source> source, std::unique_ptr<Encoder> encoder,
+              std::size_t ring_frames);
+  ~VideoStream();
+  VideoStream(const VideoStream&) = delete;
+  VideoStream& operator=(const VideoStream&) = delete;
+
+  // Called on the stream thread after each published frame; the owner hands it to its own thread (post).
+  void set_on_frame(std::function<void()> f);
+  void start();
+  void stop();
+
+  [[nodiscard]] FrameRing& ring() { return ring_; }
+  [[nodiscard]] const std::string& name() const { return name_; }
+  [[nodiscard]] int width() const { return source_->width(); }
+  [[nodiscard]] int height() const { return source_->height(); }
+  [[nodiscard]] int fps() const { return source_->fps(); }
+  [[nodiscard]] StreamStats stats() const;
+
+  // Readers register so the encoder works only while someone watches. The cursor starts at the cached GOP of a
+  // running stream; after an idle spell the ring holds old frames, so it waits for the keyframe requested now.
+  [[nodiscard]] FrameRing::Cursor add_reader();
+  void remove_reader();
+  [[nodiscard]] int readers() const { return readers_.load(); }
+
+ private:
+  void run();
+
+  std::string name_;
+  std::unique_ptr<hal::Source> source_;
+  std::unique_ptr<Encoder> encoder_;
+  FrameRing ring_;
+  std::thread thread_;
+  std::atomic<bool> running_{false};
+  std::atomic<int> readers_{0};
+  std::atomic<bool> keyframe_wanted_{false};
+  std::mutex on_frame_mutex_;
+  std::function<void()> on_frame_;
+  std::atomic<std::uint64_t> frames_{0}, bytes_{0}, skipped_{0};
+};
+
+}  // namespace freehold::media
