@@ -11,4 +11,8 @@ cmake --preset release >/dev/null
 echo "==> Building freeholdd"
 cmake --build --preset release --target freeholdd
 echo "==> Starting the demo"
+# Root was only needed for apt-get: run the daemon as the user who called sudo.
+if [ "$(id -u)" -eq 0 ] && [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
+  exec runuser -u "$SUDO_USER" -- build/bin/freeholdd --demo "$@"
+fi
 exec build/bin/freeholdd --demo "$@"

@@ -54,8 +54,8 @@ void print_help() {
                "Freehold device daemon: video streaming, ONVIF, MQTT and a web UI under the owner's control.\n\n"
                "  --config FILE        configuration file (default: STATE_DIR/freeholdd.toml)\n"
                "  --state-dir DIR      where keys, users and the audit log live (default: /var/lib/freehold)\n"
-               "  --demo               run with a simulated camera; a fresh state directory unless --state-dir\n"
-               "                       is given, and an admin with a random password printed once\n"
+               "  --demo               try it out: a fresh state directory unless --state-dir is given, unprivileged\n"
+               "                       ports, and an admin with a random password printed once\n"
                "  --check-config FILE  validate FILE; print 'file:line: message' per problem; exit 0 or 2\n"
                "  --help-config        list every setting with its default and range\n"
                "  --version            print the version\n"
@@ -66,7 +66,8 @@ void print_help() {
 void print_config_help() {
   for (const auto& s : settings_schema()) {
     std::cout << s.key << " = " << (s.kind == Kind::string || s.kind == Kind::choice ? "\"" : "")
-              << value_to_string(s.default_value) << (s.kind == Kind::string || s.kind == Kind::choice ? "\"" : "");
+              << display_value(s, s.default_value)
+              << (s.kind == Kind::string || s.kind == Kind::choice ? "\"" : "");
     if (s.kind == Kind::integer) std::cout << "  # " << s.min << ".." << s.max << (s.unit.empty() ? "" : " " + s.unit);
     if (s.kind == Kind::choice) {
       std::cout << "  # one of";
@@ -137,11 +138,17 @@ std::optional<Options> parse_args(int argc, char** argv, int& exit_code) {
       return std::nullopt;
     } else if (a == "--config") {
       auto v = value("--config");
-      if (!v) break;
+      if (!v) {
+        exit_code = kExitUsage;
+        break;
+      }
       o.config_file = *v;
     } else if (a == "--state-dir") {
       auto v = value("--state-dir");
-      if (!v) break;
+      if (!v) {
+        exit_code = kExitUsage;
+        break;
+      }
       o.state_dir = *v;
     } else if (a == "--demo") {
       o.demo = true;
@@ -172,7 +179,6 @@ class Daemon final {
                   std::chrono::hours(cfg().get_int("security.session_max_hours"))),
         lockout_(static_cast<int>(cfg().get_int("security.lockout_threshold")),
                  std::chrono::seconds(cfg().get_int("security.lockout_seconds"))),
-        slow_work_(1),
         tls_(asio::ssl::context::tls_server),
         signals_(io_, SIGINT, SIGTERM, SIGHUP),
         uptime_timer_(io_) {}
@@ -197,6 +203,7 @@ class Daemon final {
     info.firmware_version = kVersion;
     info.git_revision = kGitRevision;
     info.tls_fingerprint = identity->fingerprint_sha256;
+    info.started = started_;
     api_.emplace(web::ApiDeps{model_, accounts_, audit_, sessions_, lockout_, slow_work_.get_executor(), info,
                               static_cast<int>(cfg().get_int("http.https_port"))});
     web::ServerOptions so;
@@ -222,6 +229,9 @@ class Daemon final {
                              {"startup_ms", static_cast<std::int64_t>(ms.count())}});
     if (opts_.demo) print_demo_banner();
     io_.run();
+    // Queued hashes are abandoned, not run: a stop must not wait for a flood of logins. Their handlers (the
+    // suspended connections) are destroyed with the pool, before io_.
+    slow_work_.stop();
     slow_work_.join();
     log::info("daemon.stopped");
     return 0;
@@ -269,7 +279,7 @@ class Daemon final {
 
   void on_change(const Change& c) {
     if (c.kind != Change::Kind::setting) return;
-    audit_.record(c.actor, c.source, "setting_changed", c.key + "=" + value_to_string(c.value));
+    audit_.record(c.actor, c.source, "setting_changed", c.key + "=" + display_value(*find_setting(c.key), c.value));
     apply_runtime_settings();
     if (c.actor == "config-file") return;  // it came from the file: nothing to write back
     if (!save_pending_) {
@@ -341,9 +351,8 @@ class Daemon final {
   }
 
   void tick_uptime() {
-    static const auto start = std::chrono::steady_clock::now();
     model_.publish_state("uptime", static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::seconds>(
-                                                                 std::chrono::steady_clock::now() - start)
+                                                                 std::chrono::steady_clock::now() - started_)
                                                                  .count()));
     uptime_timer_.expires_after(std::chrono::seconds(60));
     uptime_timer_.async_wait([this](const boost::system::error_code& ec) {
@@ -352,6 +361,7 @@ class Daemon final {
   }
 
   Options opts_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();  // the one uptime origin
   fs::path state_dir_;
   fs::path config_file_;
   crypto::DeviceKey key_;
@@ -361,8 +371,8 @@ class Daemon final {
   DeviceModel model_;
   Sessions sessions_;
   Lockout lockout_;
-  asio::thread_pool slow_work_;
   asio::io_context io_{1};
+  asio::thread_pool slow_work_{1};  // after io_: destroyed first, with the coroutines its queue may still hold
   asio::ssl::context tls_;
   asio::signal_set signals_;
   asio::steady_timer uptime_timer_;

@@ -40,7 +40,6 @@ class Accounts final {
 
   // Opens the claim window if the device is unclaimed and returns the code to show the owner (50 random bits).
   [[nodiscard]] std::optional<std::string> begin_claim();
-  [[nodiscard]] bool claim_open() const { return claim_code_.has_value(); }
   [[nodiscard]] bool claim_code_matches(std::string_view typed) const;
   void end_claim() { claim_code_.reset(); }
 

@@ -53,7 +53,6 @@ class Database final {
 
   void exec(std::string_view sql);
   [[nodiscard]] Statement prepare(std::string_view sql) { return Statement(db_, sql); }
-  [[nodiscard]] std::int64_t changes() const { return sqlite3_changes64(db_); }
 
  private:
   sqlite3* db_ = nullptr;

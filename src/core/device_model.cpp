@@ -34,7 +34,6 @@ std::string_view component_name(Component c) {
     case Component::select: return "select";
     case Component::sensor: return "sensor";
     case Component::binary_sensor: return "binary_sensor";
-    case Component::text: return "text";
   }
   return "sensor";
 }

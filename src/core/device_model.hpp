@@ -17,7 +17,7 @@
 
 namespace freehold {
 
-enum class Component { stream, switch_, number, select, sensor, binary_sensor, text };
+enum class Component { stream, switch_, number, select, sensor, binary_sensor };
 
 [[nodiscard]] std::string_view component_name(Component c);
 

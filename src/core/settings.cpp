@@ -168,6 +168,14 @@ std::string value_to_string(const Value& v) {
   return std::get<std::string>(v);
 }
 
+Value shown_value(const SettingSpec& spec, const Value& v) {
+  if (!spec.secret) return v;
+  const auto* s = std::get_if<std::string>(&v);
+  return (s && s->empty()) ? v : Value{std::string(kSecretMask)};
+}
+
+std::string display_value(const SettingSpec& spec, const Value& v) { return value_to_string(shown_value(spec, v)); }
+
 std::optional<std::string> validate_setting(const SettingSpec& spec, const Value& value) {
   const std::string prefix = spec.key + ": ";
   const bool type_ok = (spec.kind == Kind::boolean && std::holds_alternative<bool>(value)) ||

@@ -31,6 +31,7 @@ struct SettingSpec {
   std::string help;
   Role write_role = Role::admin;  // least role allowed to change it over the network
   bool restart_required = false;  // takes effect on the next start (listening sockets, ...)
+  bool secret = false;            // a credential: never shown, logged or audited (see shown_value)
   // Extra rule beyond type and range; returns the problem, phrased to follow "<key>: ".
   std::function<std::optional<std::string>(const Value&)> check;
 };
@@ -46,5 +47,11 @@ struct SettingSpec {
 
 [[nodiscard]] std::string_view kind_name(Kind kind);
 [[nodiscard]] std::string value_to_string(const Value& v);
+
+// What a secret setting shows instead of its value. Writing the mask back means "unchanged".
+inline constexpr std::string_view kSecretMask = "********";
+// The value as it may be shown (API, event stream, logs, audit): the mask for a secret that is set.
+[[nodiscard]] Value shown_value(const SettingSpec& spec, const Value& v);
+[[nodiscard]] std::string display_value(const SettingSpec& spec, const Value& v);
 
 }  // namespace freehold

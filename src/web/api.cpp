@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "web/api.hpp"
 
+#include <arpa/inet.h>
+
 #include <boost/asio/post.hpp>
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -55,6 +57,16 @@ std::optional<Response> check_new_credentials(std::string_view username, std::st
   if (auto e = check_username(username)) return Response::error(400, "invalid_username", *e);
   if (auto e = check_password_policy(username, password)) return Response::error(400, "weak_password", *e);
   return std::nullopt;
+}
+
+// Lockout key of a source: the address, or its /64 for IPv6, since one host can use a whole /64.
+std::string source_key(const std::string& remote) {
+  unsigned char a[16];
+  if (remote.find(':') == std::string::npos || inet_pton(AF_INET6, remote.c_str(), a) != 1) return "ip:" + remote;
+  char buf[INET6_ADDRSTRLEN];
+  std::fill(a + 8, a + 16, 0);
+  inet_ntop(AF_INET6, a, buf, sizeof buf);
+  return std::string("ip:") + buf + "/64";
 }
 
 const std::string& dummy_hash() {
@@ -235,8 +247,8 @@ awaitable<Response> Api::dispatch(Request& req) {
   co_return co_await (this->*route->fn)(req, ctx);
 }
 
-// Plain functions returning the awaitable, not coroutines: GCC 12 mishandles non-trivial by-value coroutine
-// parameters created inside a co_await operand (double destruction, GCC PR 99576).
+// Plain functions returning the awaitable, not coroutines: GCC 12 destroys the captures of a lambda (or a
+// std::function temporary) built inside a co_await operand of a coroutine twice.
 awaitable<std::string> Api::hash_off_thread(std::string password) {
   return offload<std::string>(d_.slow_work, [pw = std::move(password)] { return crypto::hash_password(pw); });
 }
@@ -248,10 +260,20 @@ awaitable<bool> Api::verify_off_thread(std::string hash, std::string password) {
   });
 }
 
+std::optional<Response> Api::still_allowed(const Context& ctx, Role need) {
+  // The caller's session may have ended, or its role changed, while we awaited a hash.
+  const Session* now = d_.sessions.peek(ctx.token, Clock::now());
+  if (now == nullptr) return Response::error(401, "unauthorized", "the session ended during the request");
+  if (!role_at_least(now->role, need)) {
+    return Response::error(403, "forbidden", "this needs the " + std::string(role_name(need)) + " role");
+  }
+  return std::nullopt;
+}
+
 Api::Counted Api::count_failure(const Request& req, std::string_view username) {
   const auto now = Clock::now();
   Counted c;
-  c.ip_locked = d_.lockout.failure("ip:" + req.remote, now);
+  c.ip_locked = d_.lockout.failure(source_key(req.remote), now);
   c.user_locked = !username.empty() && d_.lockout.failure("user:" + std::string(username), now);
   return c;
 }
@@ -262,13 +284,13 @@ void Api::audit_lockouts(const Request& req, std::string_view username, Counted 
 }
 
 void Api::clear_failures(const Request& req, std::string_view username) {
-  d_.lockout.success("ip:" + req.remote);
+  d_.lockout.success(source_key(req.remote));
   if (!username.empty()) d_.lockout.success("user:" + std::string(username));
 }
 
 std::optional<Response> Api::locked_out(const Request& req, std::string_view username) {
   const auto now = Clock::now();
-  std::int64_t wait = d_.lockout.retry_after("ip:" + req.remote, now);
+  std::int64_t wait = d_.lockout.retry_after(source_key(req.remote), now);
   if (!username.empty()) wait = std::max(wait, d_.lockout.retry_after("user:" + std::string(username), now));
   if (wait == 0) return std::nullopt;
   log::info("auth.locked_out", {{"source", req.remote}, {"user", username}, {"retry_after_s", wait}});
@@ -388,6 +410,7 @@ awaitable<Response> Api::user_create(Request& req, Context& ctx) {
   if (auto bad = check_new_credentials(*username, *password)) co_return *bad;
   if (d_.accounts.find(*username)) co_return Response::error(409, "exists", "user '" + *username + "' already exists");
   std::string hash = co_await hash_off_thread(*password);
+  if (auto stale = still_allowed(ctx, Role::admin)) co_return *stale;
   if (auto e = d_.accounts.create(*username, *role, hash, *password)) co_return Response::error(409, "exists", *e);
   d_.audit.record("user:" + ctx.session->username, req.remote, "user_created",
                   *username + " role=" + std::string(role_name(*role)));
@@ -432,13 +455,16 @@ awaitable<Response> Api::user_update(Request& req, Context& ctx) {
       clear_failures(req, target);
     }
   }
+  // Every slow step is done before anything changes, so a refusal never leaves half an update behind.
+  std::string hash;
+  if (password) hash = co_await hash_off_thread(*password);
+  if (auto stale = still_allowed(ctx, (role || !self) ? Role::admin : Role::viewer)) co_return *stale;
   if (role) {
     if (auto e = d_.accounts.set_role(target, *role)) co_return Response::error(409, "conflict", *e);
     d_.sessions.set_role(target, *role);
     d_.audit.record("user:" + actor, req.remote, "user_role_changed", target + " role=" + *role_s);
   }
   if (password) {
-    std::string hash = co_await hash_off_thread(*password);
     if (auto e = d_.accounts.set_password(target, hash, *password)) co_return Response::error(400, "invalid", *e);
     d_.sessions.revoke_user(target);  // every login of that user ends, the caller's own included
     d_.audit.record("user:" + actor, req.remote, "user_password_changed", target);
@@ -461,7 +487,7 @@ awaitable<Response> Api::user_delete(Request& req, Context& ctx) {
 
 awaitable<Response> Api::config_get(Request&, Context&) {
   json values = json::object();
-  for (const auto& spec : settings_schema()) values[spec.key] = to_json(d_.model.config().get(spec.key));
+  for (const auto& spec : settings_schema()) values[spec.key] = to_json(shown_value(spec, d_.model.config().get(spec.key)));
   co_return Response::json(200, json{{"values", values}}.dump());
 }
 
@@ -492,6 +518,11 @@ awaitable<Response> Api::config_patch(Request& req, Context& ctx) {
   std::vector<std::pair<std::string, Value>> values;
   std::vector<FieldError> errors;
   flatten(*body, "", values, errors);
+  // A secret sent back as its mask (a form echoing GET) keeps its value.
+  std::erase_if(values, [](const auto& kv) {
+    const SettingSpec* spec = find_setting(kv.first);
+    return spec && spec->secret && kv.second == Value{std::string(kSecretMask)};
+  });
   SetResult result;
   if (errors.empty()) {
     result = d_.model.set_many(values, Requester{"user:" + ctx.session->username, req.remote, ctx.session->role});
@@ -545,7 +576,8 @@ awaitable<Response> Api::events(Request&, Context& ctx) {
   std::weak_ptr<EventStream> weak = stream;
   auto sub = std::make_shared<DeviceModel::ChangeSignal::Subscription>(d_.model.subscribe([weak](const Change& c) {
     if (auto s = weak.lock()) {
-      json j{{"key", c.key}, {"value", to_json(c.value)}, {"actor", c.actor}};
+      const SettingSpec* spec = c.kind == Change::Kind::setting ? find_setting(c.key) : nullptr;
+      json j{{"key", c.key}, {"value", to_json(spec ? shown_value(*spec, c.value) : c.value)}, {"actor", c.actor}};
       s->push(c.kind == Change::Kind::setting ? "setting" : "state", j.dump());
     }
   }));

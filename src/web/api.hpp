@@ -81,6 +81,7 @@ class Api final {
   Counted count_failure(const Request& req, std::string_view username);
   void audit_lockouts(const Request& req, std::string_view username, Counted counted);
   void clear_failures(const Request& req, std::string_view username);
+  [[nodiscard]] std::optional<Response> still_allowed(const Context& ctx, Role need);
   static const std::vector<Route>& routes();
 
   ApiDeps d_;

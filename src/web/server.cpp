@@ -88,6 +88,17 @@ Request to_request(const http::request<http::string_body>& r, const std::string&
   return req;
 }
 
+// A live connection's entry in the closer list, removed however the connection ends (return or exception).
+struct Registration {
+  std::list<std::function<void()>>& list;
+  std::list<std::function<void()>>::iterator it;
+  Registration(std::list<std::function<void()>>& l, std::function<void()> closer)
+      : list(l), it(l.insert(l.end(), std::move(closer))) {}
+  Registration(const Registration&) = delete;
+  Registration& operator=(const Registration&) = delete;
+  ~Registration() { list.erase(it); }
+};
+
 struct Server::Impl {
   asio::io_context& io;
   asio::ssl::context& tls;
@@ -128,6 +139,9 @@ struct Server::Impl {
       if (ec) {
         if (stopping || ec == asio::error::operation_aborted) co_return;
         log::warn("http.accept_failed", {{"error", ec.message()}});
+        // Out of descriptors (EMFILE/ENFILE) fails at once: pause instead of spinning.
+        asio::steady_timer pause(io, std::chrono::milliseconds(100));
+        co_await pause.async_wait(tuple_awaitable);
         continue;
       }
       if (closers.size() >= options.max_connections) {
@@ -141,6 +155,8 @@ struct Server::Impl {
           std::rethrow_exception(e);
         } catch (const std::exception& ex) {
           log::error("http.connection_failed", {{"error", ex.what()}});
+        } catch (...) {
+          log::error("http.connection_failed", {{"error", "unknown exception"}});
         }
       });
     }
@@ -153,20 +169,18 @@ struct Server::Impl {
     if (remote.starts_with("::ffff:")) remote = remote.substr(7);  // IPv4 client on the dual-stack socket
     if (use_tls) {
       asio::ssl::stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), tls);
-      auto registration = closers.insert(closers.end(), [&stream] { beast::get_lowest_layer(stream).close(); });
+      Registration reg(closers, [&stream] { beast::get_lowest_layer(stream).close(); });
       beast::get_lowest_layer(stream).expires_after(kHandshakeTimeout);
       auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server, tuple_awaitable);
       if (!hec) {
-        co_await serve(stream, remote, true, registration);
+        co_await serve(stream, remote, true, reg.it);
       } else {
         log::debug("http.tls_handshake_failed", {{"remote", remote}, {"error", hec.message()}});
       }
-      closers.erase(registration);
     } else {
       beast::tcp_stream stream(std::move(socket));
-      auto registration = closers.insert(closers.end(), [&stream] { stream.close(); });
-      co_await serve(stream, remote, false, registration);
-      closers.erase(registration);
+      Registration reg(closers, [&stream] { stream.close(); });
+      co_await serve(stream, remote, false, reg.it);
     }
   }
 

@@ -117,3 +117,21 @@ TEST(Settings, EveryDefaultPassesItsOwnValidation) {
 
 }  // namespace
 }  // namespace freehold
+
+namespace freehold {
+namespace {
+
+TEST(Settings, SecretsAreMaskedWhereverShown) {
+  SettingSpec s;
+  s.key = "mqtt.password";
+  s.kind = Kind::string;
+  s.secret = true;
+  EXPECT_EQ(shown_value(s, Value{std::string("hunter2-hunter2")}), Value{std::string(kSecretMask)});
+  EXPECT_EQ(display_value(s, Value{std::string("hunter2-hunter2")}), "********");
+  EXPECT_EQ(display_value(s, Value{std::string()}), "") << "an unset secret shows as unset";
+  s.secret = false;
+  EXPECT_EQ(display_value(s, Value{std::string("visible")}), "visible");
+}
+
+}  // namespace
+}  // namespace freehold
