@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
-# Builds and runs every test: unit and end-to-end tests on the release build (g++), then the same tests plus
-# the fuzz targets on the ASan+UBSan build (clang). Set FREEHOLD_FUZZ_SECONDS to change the fuzzing time.
+# Builds and runs every test: unit and end-to-end tests on the release build (g++), again under ASan+UBSan built
+# by g++ (the release compiler: its coroutine code is what ships), and again plus the fuzz targets under
+# ASan+UBSan built by clang. Set FREEHOLD_FUZZ_SECONDS to change the fuzzing time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,14 +10,20 @@ scripts/deps.sh test
 jobs=$(nproc)
 fuzz_seconds=${FREEHOLD_FUZZ_SECONDS:-60}
 
-echo "==> [1/2] release build (g++ $(g++ -dumpfullversion)), warnings are errors"
+echo "==> [1/3] release build (g++ $(g++ -dumpfullversion)), warnings are errors"
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$jobs"
-echo "==> [1/2] unit and end-to-end tests (release)"
+echo "==> [1/3] unit and end-to-end tests (release)"
 ctest --preset release -j "$jobs"
 
-echo "==> [2/2] asan-ubsan build (clang), with libFuzzer targets"
+echo "==> [2/3] gcc-asan build (g++ with ASan+UBSan)"
+cmake --preset gcc-asan >/dev/null
+cmake --build --preset gcc-asan -j "$jobs"
+echo "==> [2/3] unit and end-to-end tests under ASan+UBSan (g++)"
+ctest --preset gcc-asan -j "$jobs"
+
+echo "==> [3/3] asan-ubsan build (clang), with libFuzzer targets"
 cmake --preset asan-ubsan -DFREEHOLD_FUZZ_SECONDS="$fuzz_seconds" >/dev/null
 cmake --build --preset asan-ubsan -j "$jobs"
-echo "==> [2/2] unit, end-to-end and fuzz tests under ASan+UBSan (fuzzing ${fuzz_seconds}s per target)"
+echo "==> [3/3] unit, end-to-end and fuzz tests under ASan+UBSan (fuzzing ${fuzz_seconds}s per target)"
 ctest --preset asan-ubsan -j "$jobs"
