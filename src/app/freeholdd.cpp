@@ -31,6 +31,10 @@
 #include "core/log.hpp"
 #include "core/sessions.hpp"
 #include "core/tls_cert.hpp"
+#include "hal/source.hpp"
+#include "media/encoder.hpp"
+#include "media/video_stream.hpp"
+#include "rtsp/server.hpp"
 #include "web/api.hpp"
 #include "web/server.hpp"
 
@@ -219,6 +223,7 @@ class Daemon final {
       log::error("http.listen_failed", {{"error", *e}});
       return 1;
     }
+    if (cfg().get_bool("rtsp.enabled") && !start_rtsp()) return 1;
     changes_ = model_.subscribe([this](const Change& c) { on_change(c); });
     handle_signals();
     tick_uptime();
@@ -233,12 +238,53 @@ class Daemon final {
     // suspended connections) are destroyed with the pool, before io_.
     slow_work_.stop();
     slow_work_.join();
+    for (auto& s : streams_) s->stop();
     log::info("daemon.stopped");
     return 0;
   }
 
  private:
   const Config& cfg() const { return model_.config(); }
+
+  // The camera: one stream thread per profile. Only the synthetic source exists so far (V4L2 and file sources are
+  // planned), so every device streams the test pattern for now.
+  bool start_rtsp() {
+    std::vector<media::VideoStream*> served;
+    for (const char* profile : {"main", "sub"}) {
+      const std::string p = std::string("stream.") + profile + ".";
+      media::EncoderSettings es;
+      es.width = static_cast<int>(cfg().get_int(p + "width"));
+      es.height = static_cast<int>(cfg().get_int(p + "height"));
+      es.fps = static_cast<int>(cfg().get_int(p + "fps"));
+      es.bitrate_kbps = static_cast<int>(cfg().get_int(p + "bitrate_kbps"));
+      es.constant_bitrate = cfg().get_string(p + "rate_control") == "cbr";
+      es.gop = static_cast<int>(cfg().get_int(p + "gop"));
+      std::string err;
+      auto encoder = media::make_x264_encoder(es, &err);
+      if (!encoder) {
+        log::error("stream.encoder_failed", {{"stream", profile}, {"error", err}});
+        continue;
+      }
+      hal::SyntheticOptions so{es.width, es.height, es.fps, true, true};
+      auto& s = streams_.emplace_back(std::make_unique<media::VideoStream>(
+          profile, hal::make_synthetic_source(so), std::move(encoder), static_cast<std::size_t>(es.gop + es.fps)));
+      served.push_back(s.get());
+    }
+    rtsp::ServerOptions ro;
+    ro.bind_address = cfg().get_string("http.bind");
+    ro.port = static_cast<std::uint16_t>(cfg().get_int("rtsp.port"));
+    ro.max_sessions = static_cast<std::size_t>(cfg().get_int("rtsp.max_sessions"));
+    ro.udp_port_first = static_cast<std::uint16_t>(cfg().get_int("rtsp.udp_port_first"));
+    ro.udp_port_last = static_cast<std::uint16_t>(cfg().get_int("rtsp.udp_port_last"));
+    rtsp_.emplace(io_, served, rtsp::Dependencies{model_, accounts_, audit_, lockout_}, ro);
+    if (auto e = rtsp_->start()) {
+      log::error("rtsp.listen_failed", {{"error", *e}});
+      return false;
+    }
+    for (auto& s : streams_) s->start();
+    log::info("rtsp.ready", {{"port", rtsp_->port()}, {"streams", served.size()}});
+    return true;
+  }
 
   bool prepare_accounts() {
     if (accounts_.claimed()) return true;
@@ -267,6 +313,10 @@ class Daemon final {
                 host.c_str(), server_->https_port());
     if (server_->plain_port()) std::printf("  plain HTTP (LAN protocols): http://%s:%u/\n", host.c_str(), server_->plain_port());
     std::printf("  health:            https://%s:%u/api/v1/health\n", host.c_str(), server_->https_port());
+    if (rtsp_) {
+      std::printf("  RTSP:              rtsp://%s:%u/main  and  rtsp://%s:%u/sub  (test pattern)\n", host.c_str(),
+                  rtsp_->port(), host.c_str(), rtsp_->port());
+    }
     if (!demo_password_.empty()) {
       std::printf("\nAdmin credentials (shown only this once):\n  username: admin\n  password: %s\n\n",
                   demo_password_.c_str());
@@ -337,12 +387,14 @@ class Daemon final {
   void stop() {
     uptime_timer_.cancel();
     server_->stop();
+    if (rtsp_) rtsp_->stop();
     stop_deadline_ = std::chrono::steady_clock::now() + kStopGrace;
     wait_for_connections();
   }
 
   void wait_for_connections() {
-    if (server_->connections() == 0 || std::chrono::steady_clock::now() >= stop_deadline_) {
+    const size_t open = server_->connections() + (rtsp_ ? rtsp_->connections() : 0);
+    if (open == 0 || std::chrono::steady_clock::now() >= stop_deadline_) {
       io_.stop();
       return;
     }
@@ -378,6 +430,8 @@ class Daemon final {
   asio::steady_timer uptime_timer_;
   std::optional<web::Api> api_;
   std::optional<web::Server> server_;
+  std::vector<std::unique_ptr<media::VideoStream>> streams_;
+  std::optional<rtsp::Server> rtsp_;  // after streams_: destroyed first, detaching from them
   DeviceModel::ChangeSignal::Subscription changes_;
   std::string demo_password_;
   bool save_pending_ = false;
@@ -427,7 +481,8 @@ int main(int argc, char** argv) {
   }
   if (opts->demo) {
     // Unprivileged ports, so the demo runs as any user beside other services, unless the file chose others.
-    for (auto [key, port] : {std::pair{"http.https_port", 8443}, std::pair{"http.plain_port", 8080}}) {
+    for (auto [key, port] :
+         {std::pair{"http.https_port", 8443}, std::pair{"http.plain_port", 8080}, std::pair{"rtsp.port", 8554}}) {
       if (config->get(key) == find_setting(key)->default_value) config->set_validated(key, std::int64_t{port});
     }
   }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/lockout.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 
 namespace freehold {
@@ -9,6 +11,15 @@ constexpr std::chrono::seconds kMaxLock{3600};
 // Failures older than this no longer count towards a lockout.
 constexpr std::chrono::minutes kForget{15};
 }  // namespace
+
+std::string lockout_source_key(const std::string& address) {
+  unsigned char a[16];
+  if (address.find(':') == std::string::npos || inet_pton(AF_INET6, address.c_str(), a) != 1) return "ip:" + address;
+  char buf[INET6_ADDRSTRLEN];
+  std::fill(a + 8, a + 16, 0);
+  inet_ntop(AF_INET6, a, buf, sizeof buf);
+  return std::string("ip:") + buf + "/64";
+}
 
 std::int64_t Lockout::retry_after(std::string_view key, Clock::time_point now) const {
   auto it = entries_.find(std::string(key));

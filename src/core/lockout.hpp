@@ -12,6 +12,10 @@
 
 namespace freehold {
 
+// The lockout key of a source address: the address, or its /64 for IPv6, since one host can use a whole /64.
+// Every protocol that authenticates (REST, RTSP, ONVIF) keys by this, so a source locked in one is locked in all.
+[[nodiscard]] std::string lockout_source_key(const std::string& address);
+
 class Lockout final {
  public:
   using Clock = std::chrono::steady_clock;

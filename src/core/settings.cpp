@@ -85,7 +85,7 @@ void add_stream_profile(std::vector<SettingSpec>& out, const std::string& name, 
   out.push_back(integer(p + "bitrate_kbps", kbps, 64, 20000, "kbit/s", "Target bitrate", Role::operator_));
   out.push_back(choice(p + "rate_control", "vbr", {"cbr", "vbr"}, "Constant or variable bitrate", Role::operator_));
   out.push_back(integer(p + "gop", fps * 2, 1, 600, "frames", "Keyframe interval", Role::operator_));
-  out.push_back(choice(p + "codec", std::move(codec), {"h264", "mjpeg"}, "Encoding", Role::operator_));
+  out.push_back(choice(p + "codec", std::move(codec), {"h264"}, "Encoding (MJPEG is planned)", Role::operator_));
 }
 
 std::vector<SettingSpec> build_schema() {
@@ -111,6 +111,14 @@ std::vector<SettingSpec> build_schema() {
   s.push_back(integer("security.session_max_hours", 12, 1, 720, "h", "Longest a login lasts"));
   s.push_back(integer("security.lockout_threshold", 5, 3, 20, "failures", "Failures before a lockout"));
   s.push_back(integer("security.lockout_seconds", 30, 5, 3600, "s", "First lockout; doubles each time, max 1 h"));
+
+  s.push_back(boolean("rtsp.enabled", true, "RTSP server (rtsp://HOST:PORT/main and /sub)", Role::admin, true));
+  s.push_back(integer("rtsp.port", 554, 1, 65535, "", "RTSP port", Role::admin, true));
+  s.push_back(integer("rtsp.max_sessions", 64, 1, 4096, "", "Concurrent RTSP connections", Role::admin, true));
+  s.push_back(integer("rtsp.udp_port_first", 20000, 1024, 65000, "", "First of the UDP ports for RTP/RTCP pairs",
+                      Role::admin, true));
+  s.push_back(integer("rtsp.udp_port_last", 20999, 1025, 65535, "", "Last of the UDP ports for RTP/RTCP pairs",
+                      Role::admin, true));
 
   add_stream_profile(s, "main", 1280, 720, 25, 2048, "h264");
   add_stream_profile(s, "sub", 640, 360, 10, 512, "h264");

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "web/api.hpp"
 
-#include <arpa/inet.h>
-
 #include <boost/asio/post.hpp>
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -57,16 +55,6 @@ std::optional<Response> check_new_credentials(std::string_view username, std::st
   if (auto e = check_username(username)) return Response::error(400, "invalid_username", *e);
   if (auto e = check_password_policy(username, password)) return Response::error(400, "weak_password", *e);
   return std::nullopt;
-}
-
-// Lockout key of a source: the address, or its /64 for IPv6, since one host can use a whole /64.
-std::string source_key(const std::string& remote) {
-  unsigned char a[16];
-  if (remote.find(':') == std::string::npos || inet_pton(AF_INET6, remote.c_str(), a) != 1) return "ip:" + remote;
-  char buf[INET6_ADDRSTRLEN];
-  std::fill(a + 8, a + 16, 0);
-  inet_ntop(AF_INET6, a, buf, sizeof buf);
-  return std::string("ip:") + buf + "/64";
 }
 
 const std::string& dummy_hash() {
@@ -273,7 +261,7 @@ std::optional<Response> Api::still_allowed(const Context& ctx, Role need) {
 Api::Counted Api::count_failure(const Request& req, std::string_view username) {
   const auto now = Clock::now();
   Counted c;
-  c.ip_locked = d_.lockout.failure(source_key(req.remote), now);
+  c.ip_locked = d_.lockout.failure(lockout_source_key(req.remote), now);
   c.user_locked = !username.empty() && d_.lockout.failure("user:" + std::string(username), now);
   return c;
 }
@@ -284,13 +272,13 @@ void Api::audit_lockouts(const Request& req, std::string_view username, Counted 
 }
 
 void Api::clear_failures(const Request& req, std::string_view username) {
-  d_.lockout.success(source_key(req.remote));
+  d_.lockout.success(lockout_source_key(req.remote));
   if (!username.empty()) d_.lockout.success("user:" + std::string(username));
 }
 
 std::optional<Response> Api::locked_out(const Request& req, std::string_view username) {
   const auto now = Clock::now();
-  std::int64_t wait = d_.lockout.retry_after(source_key(req.remote), now);
+  std::int64_t wait = d_.lockout.retry_after(lockout_source_key(req.remote), now);
   if (!username.empty()) wait = std::max(wait, d_.lockout.retry_after("user:" + std::string(username), now));
   if (wait == 0) return std::nullopt;
   log::info("auth.locked_out", {{"source", req.remote}, {"user", username}, {"retry_after_s", wait}});

@@ -144,6 +144,13 @@ TEST(Lockout, LocksAfterThresholdAndDoubles) {
   EXPECT_EQ(l.retry_after("ip:1", t), 0);
 }
 
+TEST(Lockout, SourceKeysGroupIpv6By64) {
+  EXPECT_EQ(lockout_source_key("192.0.2.7"), "ip:192.0.2.7");
+  EXPECT_EQ(lockout_source_key("2001:db8:1:2:aaaa::1"), "ip:2001:db8:1:2::/64");
+  EXPECT_EQ(lockout_source_key("2001:db8:1:2:bbbb::9"), lockout_source_key("2001:db8:1:2::1"));
+  EXPECT_NE(lockout_source_key("2001:db8:1:3::1"), lockout_source_key("2001:db8:1:2::1"));
+}
+
 TEST(Lockout, CapsAtOneHourAndStaysBounded) {
   Lockout l(3, std::chrono::seconds(60), 100);
   auto t = Lockout::Clock::now();

@@ -23,14 +23,14 @@ TEST(Config, EmptyFileGivesDefaults) {
 
 TEST(Config, ReadsTablesAndDottedKeys) {
   auto r = parse_config(
-      "[stream.main]\nfps = 15\ncodec = \"mjpeg\"\n"
+      "[stream.main]\nfps = 15\ncodec = \"h264\"\n"
       "[http]\nbind = \"127.0.0.1\"\nplain_enabled = true\n"
       "motion.sensitivity = 80\n");
   // The last line belongs to [http] in TOML, so it is http.motion.sensitivity: unknown.
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_EQ(r.errors[0].line, 7);
   EXPECT_EQ(r.config.get_int("stream.main.fps"), 15);
-  EXPECT_EQ(r.config.get_string("stream.main.codec"), "mjpeg");
+  EXPECT_EQ(r.config.get_string("stream.main.codec"), "h264");
   EXPECT_TRUE(r.config.get_bool("http.plain_enabled"));
 }
 

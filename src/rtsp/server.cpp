@@ -1,0 +1,633 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "rtsp/server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <deque>
+#include <list>
+#include <map>
+
+#include "core/crypto.hpp"
+#include "core/log.hpp"
+#include "rtsp/digest.hpp"
+#include "rtsp/message.hpp"
+#include "rtsp/rtp_h264.hpp"
+#include "rtsp/sdp.hpp"
+
+namespace freehold::rtsp {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::ip::tcp;
+using asio::ip::udp;
+using namespace asio::experimental::awaitable_operators;
+using Clock = std::chrono::steady_clock;
+constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+constexpr std::string_view kServerName = "freeholdd";
+constexpr std::size_t kBatchFrames = 32;
+constexpr std::chrono::seconds kWriteStall{10};
+
+// One frame of one stream, packetized once for every session.
+struct RtpFrame {
+  bool keyframe = false;
+  std::uint64_t sequence = 0;
+  RtpBurst burst;
+};
+using RtpRing = media::Ring<RtpFrame>;
+
+// The stream name and whether a track was named, from "rtsp://host:port/main[/trackID=0]".
+std::optional<std::string> stream_of(std::string_view uri) {
+  if (auto scheme = uri.find("://"); scheme != std::string_view::npos) {
+    uri.remove_prefix(scheme + 3);
+    auto slash = uri.find('/');
+    if (slash == std::string_view::npos) return std::nullopt;
+    uri.remove_prefix(slash);
+  }
+  if (uri.empty() || uri[0] != '/') return std::nullopt;
+  uri.remove_prefix(1);
+  if (auto q = uri.find('?'); q != std::string_view::npos) uri = uri.substr(0, q);
+  return std::string(uri.substr(0, uri.find('/')));
+}
+
+}  // namespace
+
+// Packetizes a stream's frames once and wakes the sessions that play it.
+struct Fanout {
+  media::VideoStream* stream;
+  media::FrameRing::Cursor cursor;
+  H264Packetizer packetizer;
+  RtpRing ring;
+  std::uint32_t timestamp_offset;
+  int users = 0;  // sessions playing or DESCRIBEs waiting for parameter sets
+  std::map<std::uint64_t, std::function<void()>> wakers;
+  std::uint64_t next_waker = 1;
+
+  explicit Fanout(media::VideoStream* s)
+      : stream(s),
+        packetizer(static_cast<std::uint32_t>(std::stoul(crypto::hex(crypto::random_bytes(4)), nullptr, 16))),
+        ring(s->ring().capacity()),
+        timestamp_offset(static_cast<std::uint32_t>(std::stoul(crypto::hex(crypto::random_bytes(4)), nullptr, 16))) {}
+
+  void acquire() {
+    if (users++ == 0) cursor = stream->add_reader();
+  }
+  void release() {
+    if (--users == 0) stream->remove_reader();
+  }
+  // A new session's cursor: the cached GOP while the stream runs, else the keyframe just requested.
+  [[nodiscard]] media::RingCursor join(bool was_idle) const {
+    if (!was_idle) return ring.join();
+    media::RingCursor c;
+    c.next = ring.end();
+    return c;
+  }
+  void pump() {
+    std::vector<media::FramePtr> frames;
+    stream->ring().read(cursor, frames, stream->ring().capacity());
+    for (const auto& f : frames) {
+      RtpFrame r;
+      r.keyframe = f->keyframe;
+      // RTP's 90 kHz clock from the capture time, so timestamps follow real time even when frames are dropped.
+      const auto ts = timestamp_offset + static_cast<std::uint32_t>(f->capture_us * 9 / 100);
+      r.burst = packetizer.pack(f->data, ts);
+      ring.publish(std::move(r));
+    }
+    if (frames.empty()) return;
+    for (auto& [id, wake] : wakers) wake();
+  }
+};
+
+struct Session {
+  std::string id;
+  Fanout* fanout = nullptr;
+  bool tcp = true;
+  std::uint8_t channel = 0;  // interleaved RTP channel
+  std::optional<udp::socket> rtp, rtcp;
+  udp::endpoint client_rtp;
+  bool playing = false;
+  media::RingCursor cursor;
+};
+
+struct Connection {
+  tcp::socket socket;
+  std::string remote;
+  MessageParser parser;
+  std::deque<std::string> out;  // serialized responses, written before any media
+  asio::steady_timer wake;
+  Clock::time_point last_rx = Clock::now();
+  std::optional<Clock::time_point> write_started;
+  bool closing = false;
+  std::optional<Session> session;
+  std::string user;  // authenticated user, for the audit
+  std::uint64_t waker_id = 0;
+
+  Connection(tcp::socket s, std::string r) : socket(std::move(s)), remote(std::move(r)), wake(socket.get_executor()) {
+    wake.expires_at(Clock::time_point::max());
+  }
+};
+
+struct Server::Impl {
+  asio::io_context& io;
+  Dependencies deps;
+  ServerOptions options;
+  std::vector<std::unique_ptr<Fanout>> fanouts;
+  DigestAuth digest;
+  std::optional<tcp::acceptor> acceptor;
+  std::list<Connection*> connections;
+  std::uint16_t next_udp_port;
+  std::uint64_t session_serial = 0;
+  ServerStats totals;
+  bool stopping = false;
+
+  Impl(asio::io_context& i, std::vector<media::VideoStream*> streams, Dependencies d, ServerOptions o)
+      : io(i),
+        deps(d),
+        options(std::move(o)),
+        digest("Freehold", crypto::random_bytes(32)),
+        next_udp_port(static_cast<std::uint16_t>(options.udp_port_first & ~1u)) {
+    for (auto* s : streams) fanouts.push_back(std::make_unique<Fanout>(s));
+  }
+
+  Fanout* find(std::string_view name) {
+    for (auto& f : fanouts) {
+      if (f->stream->name() == name) return f.get();
+    }
+    return nullptr;
+  }
+
+  void queue(Connection& c, const Response& r, std::string_view cseq) {
+    c.out.push_back(serialize(r, cseq, kServerName, std::chrono::system_clock::now()));
+    c.wake.cancel();
+  }
+
+  // nullopt: the request may proceed. Otherwise the refusal to send.
+  std::optional<Response> authorize(Connection& c, const Request& req) {
+    const auto now = Clock::now();
+    const std::string source = lockout_source_key(c.remote);
+    Response challenge;
+    challenge.status = 401;
+    challenge.header("WWW-Authenticate", digest.challenge(now));
+    auto auth = req.header("Authorization");
+    if (!auth) return challenge;
+    std::string error;
+    auto creds = auth_scheme(*auth) == AuthScheme::digest ? parse_digest_authorization(*auth, &error) : std::nullopt;
+    if (!creds) return challenge;  // Basic is refused without TLS: it would send the password in clear
+    const std::string user_key = "user:" + creds->username;
+    if (auto wait = std::max(deps.lockout.retry_after(source, now), deps.lockout.retry_after(user_key, now))) {
+      Response r;
+      r.status = 403;
+      r.body = "too many failed attempts; try again in " + std::to_string(wait) + " seconds\n";
+      r.header("Content-Type", "text/plain");
+      return r;
+    }
+    auto password = deps.accounts.legacy_secret(creds->username);
+    // An unknown user is checked against a random password: same work, same answer as a wrong password.
+    const auto verdict = digest.verify(*creds, req.method, req.uri,
+                                       password ? *password : crypto::random_bytes(16), now);
+    if (verdict == DigestVerdict::ok && password) {
+      deps.lockout.success(source);
+      deps.lockout.success(user_key);
+      if (c.user != creds->username) {
+        c.user = creds->username;
+        deps.audit.record("user:" + c.user, c.remote, "rtsp_login", req.uri);
+      }
+      return std::nullopt;
+    }
+    if (verdict == DigestVerdict::stale) {
+      challenge.headers.clear();
+      challenge.header("WWW-Authenticate", digest.challenge(now, true));
+      return challenge;
+    }
+    ++totals.auth_failures;
+    deps.lockout.failure(source, now);
+    deps.lockout.failure(user_key, now);
+    deps.audit.record("user:" + creds->username, c.remote, "rtsp_login_failed", std::string(to_string(verdict)));
+    return challenge;
+  }
+
+  // Where DESCRIBE and PLAY refuse: unknown or disabled stream, privacy mode.
+  std::optional<Response> stream_refusal(const std::optional<std::string>& name, Fanout*& fan) {
+    fan = name ? find(*name) : nullptr;
+    Response r;
+    r.header("Content-Type", "text/plain");
+    if (!fan || !deps.model.config().get_bool("stream." + *name + ".enabled")) {
+      r.status = 404;
+      r.body = "no such stream; try /main or /sub\n";
+      return r;
+    }
+    if (deps.model.config().get_bool("privacy.enabled")) {
+      r.status = 503;
+      r.body = "privacy mode is on: streams are off\n";
+      return r;
+    }
+    return std::nullopt;
+  }
+
+  awaitable<bool> wait_for_parameter_sets(Fanout& fan) {
+    if (!fan.packetizer.sps().empty()) co_return true;
+    fan.acquire();
+    asio::steady_timer t(io);
+    for (int i = 0; i < 150 && fan.packetizer.sps().empty() && !stopping; ++i) {
+      t.expires_after(std::chrono::milliseconds(20));
+      co_await t.async_wait(tuple_awaitable);
+    }
+    fan.release();
+    co_return !fan.packetizer.sps().empty();
+  }
+
+  std::optional<std::string> open_udp(Session& s, const asio::ip::address& local) {
+    const int span = (options.udp_port_last - options.udp_port_first + 1) / 2;
+    for (int attempt = 0; attempt < std::min(span, 200); ++attempt) {
+      const std::uint16_t port = next_udp_port;
+      next_udp_port = static_cast<std::uint16_t>(port + 2 > options.udp_port_last ? options.udp_port_first & ~1u
+                                                                                   : port + 2);
+      boost::system::error_code ec;
+      udp::socket rtp(io), rtcp(io);
+      rtp.open(local.is_v6() ? udp::v6() : udp::v4(), ec);
+      if (!ec) rtp.bind({local, port}, ec);
+      if (!ec) rtcp.open(local.is_v6() ? udp::v6() : udp::v4(), ec);
+      if (!ec) rtcp.bind({local, static_cast<std::uint16_t>(port + 1)}, ec);
+      if (ec) continue;
+      s.rtp.emplace(std::move(rtp));
+      s.rtcp.emplace(std::move(rtcp));
+      return std::nullopt;
+    }
+    return "no free UDP port pair in " + std::to_string(options.udp_port_first) + "-" +
+           std::to_string(options.udp_port_last);
+  }
+
+  void end_session(Connection& c) {
+    if (!c.session) return;
+    if (c.session->playing) {
+      c.session->fanout->release();
+      totals.frames_dropped += c.session->cursor.dropped;
+    }
+    if (c.waker_id) c.session->fanout->wakers.erase(c.waker_id);
+    c.waker_id = 0;
+    c.session.reset();
+  }
+
+  awaitable<void> handle(Connection& c, const Request& req) {
+    Response r;
+    const auto& cseq = req.cseq;
+    if (req.method == "OPTIONS") {
+      r.header("Public", "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER");
+      queue(c, r, cseq);
+      co_return;
+    }
+    static const std::vector<std::string_view> known = {"DESCRIBE", "SETUP", "PLAY", "PAUSE", "TEARDOWN",
+                                                        "GET_PARAMETER", "SET_PARAMETER"};
+    if (std::find(known.begin(), known.end(), req.method) == known.end()) {
+      r.status = 501;
+      queue(c, r, cseq);
+      co_return;
+    }
+    if (auto refusal = authorize(c, req)) {
+      queue(c, *refusal, cseq);
+      co_return;
+    }
+    const auto name = stream_of(req.uri);
+    if (req.method == "DESCRIBE") {
+      Fanout* fan = nullptr;
+      if (auto refusal = stream_refusal(name, fan)) {
+        queue(c, *refusal, cseq);
+        co_return;
+      }
+      const bool ready = co_await wait_for_parameter_sets(*fan);
+      if (!ready) {
+        r.status = 503;
+        r.body = "the stream has not produced a picture yet\n";
+        queue(c, r, cseq);
+        co_return;
+      }
+      boost::system::error_code ec;
+      SdpVideo v;
+      v.session_name = "Freehold " + *name;
+      v.origin_address = c.socket.local_endpoint(ec).address().to_string();
+      if (v.origin_address.starts_with("::ffff:")) v.origin_address = v.origin_address.substr(7);
+      v.session_id = reinterpret_cast<std::uintptr_t>(fan) & 0xffffffff;
+      v.sps = fan->packetizer.sps();
+      v.pps = fan->packetizer.pps();
+      r.body = describe_h264(v);
+      r.header("Content-Type", "application/sdp");
+      r.header("Content-Base", req.uri.ends_with('/') ? req.uri : req.uri + "/");
+      queue(c, r, cseq);
+      co_return;
+    }
+    // Session-bound methods: the Session header must name this connection's session.
+    auto session_header = req.header("Session");
+    auto named = session_header ? parse_session(*session_header) : std::nullopt;
+    const bool session_matches = c.session && named && named->id == c.session->id;
+    if (req.method == "SETUP") {
+      Fanout* fan = nullptr;
+      if (auto refusal = stream_refusal(name, fan)) {
+        queue(c, *refusal, cseq);
+        co_return;
+      }
+      if (c.session && (!session_matches || c.session->fanout != fan)) {
+        r.status = 459;  // Aggregate Operation Not Allowed: one stream (one track) per session
+        queue(c, r, cseq);
+        co_return;
+      }
+      std::string why;
+      auto t = choose_transport(req.header("Transport").value_or(""), {}, &why);
+      if (!t) {
+        r.status = 461;
+        r.body = why + "\n";
+        queue(c, r, cseq);
+        co_return;
+      }
+      if (!c.session) {
+        c.session.emplace();
+        c.session->id = crypto::hex(crypto::random_bytes(8));
+      }
+      Session& s = *c.session;
+      s.fanout = fan;
+      Transport reply = *t;
+      reply.ssrc = std::nullopt;
+      if (t->lower == LowerTransport::tcp) {
+        s.tcp = true;
+        s.channel = t->interleaved ? t->interleaved->first : 0;
+        reply.interleaved = PortRange{s.channel, static_cast<std::uint16_t>(s.channel + 1)};
+      } else {
+        boost::system::error_code ec;
+        const auto local = c.socket.local_endpoint(ec).address();
+        if (auto err = open_udp(s, local)) {
+          r.status = 453;  // Not Enough Bandwidth: the closest RFC 2326 has to "out of ports"
+          r.body = *err + "\n";
+          queue(c, r, cseq);
+          co_return;
+        }
+        s.tcp = false;
+        s.client_rtp = udp::endpoint(c.socket.remote_endpoint(ec).address(), t->client_port->first);
+        const auto port = s.rtp->local_endpoint(ec).port();
+        reply.server_port = PortRange{port, static_cast<std::uint16_t>(port + 1)};
+      }
+      r.header("Transport", format_transport(reply));
+      r.header("Session", format_session({s.id, static_cast<std::uint32_t>(options.session_timeout.count())}));
+      queue(c, r, cseq);
+      co_return;
+    }
+    if (req.method == "GET_PARAMETER" || req.method == "SET_PARAMETER") {  // keep-alive
+      if (c.session) r.header("Session", c.session->id);
+      queue(c, r, cseq);
+      co_return;
+    }
+    if (!session_matches) {
+      r.status = 454;
+      queue(c, r, cseq);
+      co_return;
+    }
+    Session& s = *c.session;
+    if (req.method == "PLAY") {
+      if (!s.playing) {
+        const bool was_idle = s.fanout->users == 0;
+        s.fanout->acquire();
+        s.cursor = s.fanout->join(was_idle);
+        s.playing = true;
+        c.waker_id = s.fanout->next_waker++;
+        s.fanout->wakers[c.waker_id] = [&c] { c.wake.cancel(); };
+      }
+      r.header("Session", s.id);
+      r.header("Range", "npt=now-");
+      r.header("RTP-Info", "url=" + req.uri);
+      queue(c, r, cseq);
+      co_return;
+    }
+    if (req.method == "PAUSE") {
+      if (s.playing) {
+        s.playing = false;
+        s.fanout->release();
+        s.fanout->wakers.erase(c.waker_id);
+        c.waker_id = 0;
+      }
+      r.header("Session", s.id);
+      queue(c, r, cseq);
+      co_return;
+    }
+    // TEARDOWN
+    end_session(c);
+    queue(c, r, cseq);
+  }
+
+  awaitable<void> read_loop(Connection& c) {
+    std::array<char, 4096> buf;
+    for (;;) {
+      auto [ec, n] = co_await c.socket.async_read_some(asio::buffer(buf), tuple_awaitable);
+      if (ec) co_return;
+      c.last_rx = Clock::now();
+      std::string_view data(buf.data(), n);
+      while (!data.empty() && !c.closing) {
+        data.remove_prefix(c.parser.feed(data));
+        while (auto msg = c.parser.next()) {
+          if (auto* req = std::get_if<Request>(&*msg)) co_await handle(c, *req);
+        }
+        if (const auto& failure = c.parser.failure()) {
+          Response r;
+          r.status = failure->status;
+          r.body = failure->message + "\n";
+          queue(c, r, "");
+          c.closing = true;  // the writer sends the answer, then ends the connection
+        }
+      }
+    }
+  }
+
+  awaitable<bool> send(Connection& c, const std::vector<asio::const_buffer>& buffers) {
+    c.write_started = Clock::now();
+    auto [ec, n] = co_await asio::async_write(c.socket, buffers, tuple_awaitable);
+    c.write_started.reset();
+    co_return !ec;
+  }
+
+  awaitable<void> write_loop(Connection& c) {
+    std::vector<RtpRing::Ptr> frames;
+    std::vector<asio::const_buffer> buffers;
+    std::vector<std::vector<std::uint8_t>> patched;  // bursts copied for a session on another channel
+    for (;;) {
+      if (!c.out.empty()) {
+        std::deque<std::string> pending;
+        pending.swap(c.out);
+        buffers.clear();
+        for (const auto& s : pending) buffers.emplace_back(asio::buffer(s));
+        if (!co_await send(c, buffers)) co_return;
+        continue;
+      }
+      if (c.closing) co_return;
+      if (c.session && c.session->playing) {
+        Session& s = *c.session;
+        frames.clear();
+        const auto max_lag = static_cast<std::size_t>(2 * s.fanout->stream->fps());  // two seconds
+        const auto dropped_before = s.cursor.dropped;
+        s.fanout->ring.read(s.cursor, frames, max_lag, kBatchFrames);
+        if (s.cursor.dropped != dropped_before) {
+          log::warn("rtsp.reader_too_slow", {{"remote", c.remote},
+                                             {"stream", s.fanout->stream->name()},
+                                             {"dropped_frames", s.cursor.dropped - dropped_before},
+                                             {"dropped_total", s.cursor.dropped}});
+        }
+        if (!frames.empty()) {
+          totals.frames_sent += frames.size();
+          if (s.tcp) {
+            buffers.clear();
+            patched.clear();
+            for (const auto& f : frames) {
+              if (s.channel == 0) {
+                buffers.emplace_back(asio::buffer(f->burst.bytes));
+                continue;
+              }
+              auto& copy = patched.emplace_back(f->burst.bytes);
+              for (auto off : f->burst.offsets) copy[off + 1] = s.channel;
+              buffers.emplace_back(asio::buffer(copy));
+            }
+            if (!co_await send(c, buffers)) co_return;
+          } else {
+            for (const auto& f : frames) {
+              for (std::size_t i = 0; i < f->burst.packets(); ++i) {
+                auto pkt = f->burst.packet(i);
+                auto [ec, n] = co_await s.rtp->async_send_to(asio::buffer(pkt.data(), pkt.size()), s.client_rtp,
+                                                             tuple_awaitable);
+                if (ec && ec != asio::error::connection_refused) co_return;
+              }
+            }
+          }
+          continue;
+        }
+      }
+      c.wake.expires_at(Clock::time_point::max());
+      co_await c.wake.async_wait(tuple_awaitable);
+    }
+  }
+
+  // Ends a connection that shows no sign of life, or whose writes have stalled.
+  awaitable<void> watchdog(Connection& c) {
+    asio::steady_timer t(io);
+    for (;;) {
+      t.expires_after(std::chrono::seconds(1));
+      co_await t.async_wait(tuple_awaitable);
+      const auto now = Clock::now();
+      const auto idle_limit = c.session ? options.session_timeout : options.request_timeout * 6;
+      if (now - c.last_rx > idle_limit) co_return;
+      if (c.write_started && now - *c.write_started > kWriteStall) co_return;
+      if (stopping) co_return;
+    }
+  }
+
+  awaitable<void> connection(tcp::socket socket) {
+    boost::system::error_code ec;
+    std::string remote = socket.remote_endpoint(ec).address().to_string();
+    if (remote.starts_with("::ffff:")) remote = remote.substr(7);
+    Connection c(std::move(socket), std::move(remote));
+    auto reg = connections.insert(connections.end(), &c);
+    try {
+      co_await (read_loop(c) || write_loop(c) || watchdog(c));
+    } catch (const std::exception& e) {
+      log::error("rtsp.connection_failed", {{"remote", c.remote}, {"error", e.what()}});
+    }
+    end_session(c);
+    connections.erase(reg);
+    c.socket.close(ec);
+  }
+
+  awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor->async_accept(tuple_awaitable);
+      if (ec) {
+        if (stopping || ec == asio::error::operation_aborted) co_return;
+        log::warn("rtsp.accept_failed", {{"error", ec.message()}});
+        asio::steady_timer pause(io, std::chrono::milliseconds(100));
+        co_await pause.async_wait(tuple_awaitable);
+        continue;
+      }
+      if (connections.size() >= options.max_sessions) {
+        log::warn("rtsp.connection_refused", {{"reason", "max_sessions"}, {"limit", options.max_sessions}});
+        continue;
+      }
+      socket.set_option(tcp::no_delay(true), ec);
+      asio::co_spawn(io, connection(std::move(socket)), asio::detached);
+    }
+  }
+};
+
+Server::Server(asio::io_context& io, std::vector<media::VideoStream*> streams, Dependencies deps,
+               ServerOptions options)
+    : impl_(std::make_unique<Impl>(io, std::move(streams), deps, std::move(options))) {
+  for (auto& f : impl_->fanouts) {
+    Fanout* fan = f.get();
+    Impl* impl = impl_.get();
+    // Runs on the stream's thread: hand the work to the I/O thread.
+    fan->stream->set_on_frame([&io, fan, impl] {
+      asio::post(io, [fan, impl] {
+        if (!impl->stopping) fan->pump();
+      });
+    });
+  }
+}
+
+Server::~Server() {
+  for (auto& f : impl_->fanouts) f->stream->set_on_frame(nullptr);
+}
+
+std::optional<std::string> Server::start() {
+  auto& o = impl_->options;
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(o.bind_address, ec);
+  if (ec) return "rtsp: '" + o.bind_address + "' is not an IP address";
+  tcp::endpoint ep(addr, o.port);
+  auto& acc = impl_->acceptor.emplace(impl_->io);
+  if (acc.open(ep.protocol(), ec); !ec) {
+    acc.set_option(asio::socket_base::reuse_address(true), ec);
+    if (addr.is_v6()) acc.set_option(asio::ip::v6_only(false), ec);
+    ec = {};
+    if (acc.bind(ep, ec); !ec) acc.listen(asio::socket_base::max_listen_connections, ec);
+  }
+  if (ec) {
+    impl_->acceptor.reset();
+    return "cannot listen for RTSP on [" + o.bind_address + "]:" + std::to_string(o.port) + ": " + ec.message();
+  }
+  asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
+  return std::nullopt;
+}
+
+void Server::stop() {
+  impl_->stopping = true;
+  boost::system::error_code ec;
+  if (impl_->acceptor) impl_->acceptor->close(ec);
+  for (auto* c : impl_->connections) {
+    c->socket.close(ec);
+    c->wake.cancel();
+  }
+}
+
+std::uint16_t Server::port() const {
+  boost::system::error_code ec;
+  return impl_->acceptor ? impl_->acceptor->local_endpoint(ec).port() : 0;
+}
+
+std::size_t Server::connections() const { return impl_->connections.size(); }
+
+ServerStats Server::stats() const {
+  ServerStats s = impl_->totals;
+  s.connections = impl_->connections.size();
+  for (auto* c : impl_->connections) {
+    if (c->session && c->session->playing) {
+      ++s.sessions_playing;
+      s.frames_dropped += c->session->cursor.dropped;
+    }
+  }
+  return s;
+}
+
+}  // namespace freehold::rtsp

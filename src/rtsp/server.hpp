@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The RTSP 1.0 server (RFC 2326): rtsp://HOST:PORT/main and /sub, H.264 over RTP (RFC 6184), RTP over the RTSP TCP
+// connection (interleaved) or over UDP unicast, Digest authentication against the device's accounts.
+// Each frame is packetized once per stream; every session is a cursor into that stream's ring of packetized
+// frames, sent in one write per batch. A session that cannot keep up skips to the next keyframe and is counted;
+// it never slows another. Runs on the I/O thread.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/accounts.hpp"
+#include "core/audit.hpp"
+#include "core/device_model.hpp"
+#include "core/lockout.hpp"
+#include "media/video_stream.hpp"
+
+namespace freehold::rtsp {
+
+struct ServerOptions {
+  std::string bind_address = "::";
+  std::uint16_t port = 554;  // 0: any free port (tests)
+  std::size_t max_sessions = 64;
+  std::chrono::seconds request_timeout{10};  // to receive a whole request
+  std::chrono::seconds session_timeout{60};  // a session that shows no sign of life is closed
+  std::uint16_t udp_port_first = 20000;      // RTP/RTCP server port pairs for UDP sessions
+  std::uint16_t udp_port_last = 29999;
+};
+
+struct ServerStats {
+  std::uint64_t connections = 0;  // open now
+  std::uint64_t sessions_playing = 0;
+  std::uint64_t frames_sent = 0;
+  std::uint64_t frames_dropped = 0;  // lost by slow sessions
+  std::uint64_t auth_failures = 0;
+};
+
+struct Dependencies {
+  const DeviceModel& model;  // stream.<name>.enabled and privacy mode gate DESCRIBE and PLAY
+  Accounts& accounts;
+  Audit& audit;
+  Lockout& lockout;
+};
+
+class Server final {
+ public:
+  // `streams` are served at /<name>; they must outlive the server.
+  Server(boost::asio::io_context& io, std::vector<media::VideoStream*> streams, Dependencies deps,
+         ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  [[nodiscard]] std::optional<std::string> start();
+  void stop();
+  [[nodiscard]] std::uint16_t port() const;
+  [[nodiscard]] ServerStats stats() const;
+  [[nodiscard]] std::size_t connections() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace freehold::rtsp
