@@ -382,10 +382,12 @@ def base_config(https_port, plain_port):
         f"max_body_bytes = {MAX_BODY_BYTES}\n"  # 8
         "[security]\n"  # 9
         f"lockout_seconds = {LOCKOUT_SECONDS}\n"  # 10
+        "[rtsp]\n"  # 11
+        "enabled = false\n"  # 12: streaming has its own test (rtsp_test.py)
     )
 
 
-BASE_CONFIG_LINES = 10
+BASE_CONFIG_LINES = 12
 
 PROTECTED = [
     ("GET", "/api/v1/session"), ("DELETE", "/api/v1/session"),
