@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <freehold/version.hpp>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -209,7 +210,8 @@ class Daemon final {
     info.tls_fingerprint = identity->fingerprint_sha256;
     info.started = started_;
     api_.emplace(web::ApiDeps{model_, accounts_, audit_, sessions_, lockout_, slow_work_.get_executor(), info,
-                              static_cast<int>(cfg().get_int("http.https_port"))});
+                              static_cast<int>(cfg().get_int("http.https_port")),
+                              [this] { return streams_status(); }});
     web::ServerOptions so;
     so.bind_address = cfg().get_string("http.bind");
     so.https_port = static_cast<std::uint16_t>(cfg().get_int("http.https_port"));
@@ -284,6 +286,32 @@ class Daemon final {
     for (auto& s : streams_) s->start();
     log::info("rtsp.ready", {{"port", rtsp_->port()}, {"streams", served.size()}});
     return true;
+  }
+
+  std::string streams_status() const {
+    nlohmann::json streams = nlohmann::json::array();
+    for (const auto& s : streams_) {
+      const auto st = s->stats();
+      streams.push_back({{"name", s->name()},
+                         {"width", s->width()},
+                         {"height", s->height()},
+                         {"fps", s->fps()},
+                         {"readers", s->readers()},
+                         {"frames_encoded", st.frames_encoded},
+                         {"bytes_encoded", st.bytes_encoded},
+                         {"frames_skipped_idle", st.frames_skipped_idle}});
+    }
+    nlohmann::json rtsp = nullptr;
+    if (rtsp_) {
+      const auto r = rtsp_->stats();
+      rtsp = {{"port", rtsp_->port()},
+              {"connections", r.connections},
+              {"sessions_playing", r.sessions_playing},
+              {"frames_sent", r.frames_sent},
+              {"frames_dropped", r.frames_dropped},
+              {"auth_failures", r.auth_failures}};
+    }
+    return nlohmann::json{{"streams", streams}, {"rtsp", rtsp}}.dump();
   }
 
   bool prepare_accounts() {

@@ -518,6 +518,14 @@ struct Server::Impl {
       t.expires_after(std::chrono::seconds(1));
       co_await t.async_wait(tuple_awaitable);
       const auto now = Clock::now();
+      if (c.session && c.session->rtcp) {  // receiver reports on the UDP RTCP port show the client is alive
+        boost::system::error_code ec;
+        std::array<std::uint8_t, 1500> rr;
+        c.session->rtcp->non_blocking(true, ec);
+        bool any = false;
+        while (c.session->rtcp->available(ec) > 0 && !ec) any |= c.session->rtcp->receive(asio::buffer(rr), 0, ec) > 0;
+        if (any) c.last_rx = now;
+      }
       const auto idle_limit = c.session ? options.session_timeout : options.request_timeout * 6;
       if (now - c.last_rx > idle_limit) co_return;
       if (c.write_started && now - *c.write_started > kWriteStall) co_return;

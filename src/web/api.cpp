@@ -161,6 +161,7 @@ const std::vector<Api::Route>& Api::routes() {
       {"GET", "/api/v1/entities", Access::viewer, &Api::entities},
       {"GET", "/api/v1/events", Access::viewer, &Api::events},
       {"GET", "/api/v1/audit", Access::admin, &Api::audit_list},
+      {"GET", "/api/v1/streams", Access::viewer, &Api::streams},
   };
   return table;
 }
@@ -576,6 +577,10 @@ awaitable<Response> Api::events(Request&, Context& ctx) {
   Response r;
   r.stream = std::move(stream);
   co_return r;
+}
+
+awaitable<Response> Api::streams(Request&, Context&) {
+  co_return Response::json(200, d_.streams_status ? d_.streams_status() : R"({"streams":[],"rtsp":null})");
 }
 
 awaitable<Response> Api::audit_list(Request& req, Context&) {

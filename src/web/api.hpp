@@ -7,6 +7,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <string>
 
@@ -37,6 +38,8 @@ struct ApiDeps {
   boost::asio::any_io_executor slow_work;  // a thread pool for argon2id; never the I/O thread
   DeviceInfo info;
   int https_port = 443;
+  // JSON object of the media pipeline's counters (streams, RTSP sessions, drops); empty when streaming is off.
+  std::function<std::string()> streams_status;
 };
 
 class Api final {
@@ -68,6 +71,7 @@ class Api final {
   boost::asio::awaitable<Response> entities(Request&, Context&);
   boost::asio::awaitable<Response> events(Request&, Context&);
   boost::asio::awaitable<Response> audit_list(Request&, Context&);
+  boost::asio::awaitable<Response> streams(Request&, Context&);
 
   Response start_session(const User& user, const Request& req, int status);
   std::optional<Response> locked_out(const Request& req, std::string_view username);

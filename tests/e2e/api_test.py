@@ -395,6 +395,7 @@ PROTECTED = [
     ("PATCH", "/api/v1/users/x"), ("DELETE", "/api/v1/users/x"),
     ("GET", "/api/v1/config"), ("PATCH", "/api/v1/config"), ("GET", "/api/v1/config/schema"),
     ("GET", "/api/v1/device"), ("GET", "/api/v1/entities"), ("GET", "/api/v1/events"), ("GET", "/api/v1/audit"),
+    ("GET", "/api/v1/streams"),
 ]
 
 
