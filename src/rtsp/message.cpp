@@ -124,8 +124,18 @@ void MessageParser::consume(std::size_t n) {
 }
 
 std::optional<Message> MessageParser::fail(ParseError error, std::string message) {
-  static constexpr int kStatus[] = {400, 505, 400, 400, 400, 431, 431, 413};
-  failure_ = ParseFailure{error, kStatus[static_cast<std::size_t>(error)], std::move(message)};
+  int status = 400;
+  switch (error) {
+    case ParseError::bad_version: status = 505; break;
+    case ParseError::head_too_large:
+    case ParseError::too_many_headers: status = 431; break;
+    case ParseError::body_too_large: status = 413; break;
+    case ParseError::bad_request_line:
+    case ParseError::bad_header:
+    case ParseError::bad_cseq:
+    case ParseError::bad_content_length: break;
+  }
+  failure_ = ParseFailure{error, status, std::move(message)};
   pending_.reset();
   return std::nullopt;
 }

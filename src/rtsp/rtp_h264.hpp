@@ -43,6 +43,7 @@ class H264Packetizer final {
   [[nodiscard]] RtpBurst pack(std::span<const std::uint8_t> access_unit, std::uint32_t timestamp);
 
   [[nodiscard]] std::uint16_t next_sequence() const { return sequence_; }
+  [[nodiscard]] std::uint32_t ssrc() const { return ssrc_; }
   // The latest parameter sets, for the SDP's sprop-parameter-sets.
   [[nodiscard]] const std::vector<std::uint8_t>& sps() const { return sps_; }
   [[nodiscard]] const std::vector<std::uint8_t>& pps() const { return pps_; }

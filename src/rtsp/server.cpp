@@ -20,6 +20,7 @@
 #include "core/log.hpp"
 #include "rtsp/digest.hpp"
 #include "rtsp/message.hpp"
+#include "rtsp/rtcp.hpp"
 #include "rtsp/rtp_h264.hpp"
 #include "rtsp/sdp.hpp"
 
@@ -38,6 +39,7 @@ namespace {
 constexpr std::string_view kServerName = "freeholdd";
 constexpr std::size_t kBatchFrames = 32;
 constexpr std::chrono::seconds kWriteStall{10};
+constexpr std::chrono::seconds kSenderReportInterval{5};
 
 // One frame of one stream, packetized once for every session.
 struct RtpFrame {
@@ -93,6 +95,11 @@ struct Fanout {
     c.next = ring.end();
     return c;
   }
+  // The RTP timestamp of this instant, on the same clock as the frames' (capture time).
+  [[nodiscard]] std::uint32_t rtp_now() const {
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch()).count();
+    return timestamp_offset + static_cast<std::uint32_t>(us * 9 / 100);
+  }
   void pump() {
     std::vector<media::FramePtr> frames;
     stream->ring().read(cursor, frames, stream->ring().capacity());
@@ -115,9 +122,12 @@ struct Session {
   bool tcp = true;
   std::uint8_t channel = 0;  // interleaved RTP channel
   std::optional<udp::socket> rtp, rtcp;
-  udp::endpoint client_rtp;
+  udp::endpoint client_rtp, client_rtcp;
   bool playing = false;
   media::RingCursor cursor;
+  std::uint32_t packets_sent = 0;  // for RTCP sender reports
+  std::uint32_t octets_sent = 0;
+  Clock::time_point last_report;
 };
 
 struct Connection {
@@ -371,7 +381,10 @@ struct Server::Impl {
           co_return;
         }
         s.tcp = false;
-        s.client_rtp = udp::endpoint(c.socket.remote_endpoint(ec).address(), t->client_port->first);
+        const auto peer = c.socket.remote_endpoint(ec).address();
+        const auto cp = *t->client_port;
+        s.client_rtp = udp::endpoint(peer, cp.first);
+        s.client_rtcp = udp::endpoint(peer, cp.last != cp.first ? cp.last : static_cast<std::uint16_t>(cp.first + 1));
         const auto port = s.rtp->local_endpoint(ec).port();
         reply.server_port = PortRange{port, static_cast<std::uint16_t>(port + 1)};
       }
@@ -480,6 +493,21 @@ struct Server::Impl {
         }
         if (!frames.empty()) {
           totals.frames_sent += frames.size();
+          for (const auto& f : frames) {
+            s.packets_sent += static_cast<std::uint32_t>(f->burst.packets());
+            s.octets_sent += static_cast<std::uint32_t>(f->burst.bytes.size() - f->burst.packets() *
+                                                        (H264Packetizer::kPrefixBytes + H264Packetizer::kHeaderBytes));
+          }
+          // A sender report every few seconds maps RTP time to wall-clock time for the receiver.
+          std::array<std::uint8_t, 4 + 28> report{};
+          const bool send_report = Clock::now() - s.last_report >= kSenderReportInterval;
+          if (send_report) {
+            s.last_report = Clock::now();
+            const auto sr = build_sender_report({s.fanout->packetizer.ssrc(), std::chrono::system_clock::now(),
+                                                 s.fanout->rtp_now(), s.packets_sent, s.octets_sent});
+            report = {'$', static_cast<std::uint8_t>(s.channel + 1), 0, 28};
+            std::copy(sr.begin(), sr.end(), report.begin() + 4);
+          }
           if (s.tcp) {
             buffers.clear();
             patched.clear();
@@ -492,6 +520,7 @@ struct Server::Impl {
               for (auto off : f->burst.offsets) copy[off + 1] = s.channel;
               buffers.emplace_back(asio::buffer(copy));
             }
+            if (send_report) buffers.emplace_back(asio::buffer(report));
             if (!co_await send(c, buffers)) co_return;
           } else {
             for (const auto& f : frames) {
@@ -501,6 +530,11 @@ struct Server::Impl {
                                                              tuple_awaitable);
                 if (ec && ec != asio::error::connection_refused) co_return;
               }
+            }
+            if (send_report) {
+              auto [ec, n] = co_await s.rtcp->async_send_to(asio::buffer(report.data() + 4, 28), s.client_rtcp,
+                                                            tuple_awaitable);
+              if (ec && ec != asio::error::connection_refused) co_return;
             }
           }
           continue;
