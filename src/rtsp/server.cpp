@@ -7,7 +7,6 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
-#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -18,6 +17,7 @@
 
 #include "core/crypto.hpp"
 #include "core/log.hpp"
+#include "net/listener.hpp"
 #include "rtsp/digest.hpp"
 #include "rtsp/message.hpp"
 #include "rtsp/rtcp.hpp"
@@ -583,24 +583,6 @@ struct Server::Impl {
     c.socket.close(ec);
   }
 
-  awaitable<void> accept_loop() {
-    for (;;) {
-      auto [ec, socket] = co_await acceptor->async_accept(tuple_awaitable);
-      if (ec) {
-        if (stopping || ec == asio::error::operation_aborted) co_return;
-        log::warn("rtsp.accept_failed", {{"error", ec.message()}});
-        asio::steady_timer pause(io, std::chrono::milliseconds(100));
-        co_await pause.async_wait(tuple_awaitable);
-        continue;
-      }
-      if (connections.size() >= options.max_sessions) {
-        log::warn("rtsp.connection_refused", {{"reason", "max_sessions"}, {"limit", options.max_sessions}});
-        continue;
-      }
-      socket.set_option(tcp::no_delay(true), ec);
-      asio::co_spawn(io, connection(std::move(socket)), asio::detached);
-    }
-  }
 };
 
 Server::Server(asio::io_context& io, std::vector<media::VideoStream*> streams, Dependencies deps,
@@ -623,23 +605,18 @@ Server::~Server() {
 }
 
 std::optional<std::string> Server::start() {
-  auto& o = impl_->options;
-  boost::system::error_code ec;
-  auto addr = asio::ip::make_address(o.bind_address, ec);
-  if (ec) return "rtsp: '" + o.bind_address + "' is not an IP address";
-  tcp::endpoint ep(addr, o.port);
   auto& acc = impl_->acceptor.emplace(impl_->io);
-  if (acc.open(ep.protocol(), ec); !ec) {
-    acc.set_option(asio::socket_base::reuse_address(true), ec);
-    if (addr.is_v6()) acc.set_option(asio::ip::v6_only(false), ec);
-    ec = {};
-    if (acc.bind(ep, ec); !ec) acc.listen(asio::socket_base::max_listen_connections, ec);
-  }
-  if (ec) {
+  if (auto e = net::listen(acc, impl_->options.bind_address, impl_->options.port)) {
     impl_->acceptor.reset();
-    return "cannot listen for RTSP on [" + o.bind_address + "]:" + std::to_string(o.port) + ": " + ec.message();
+    return "rtsp: " + *e;
   }
-  asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
+  Impl* impl = impl_.get();
+  net::AcceptPolicy p{"rtsp", [impl] { return impl->connections.size(); }, impl->options.max_sessions,
+                      [impl] { return impl->stopping; },
+                      [impl](tcp::socket s) {
+                        asio::co_spawn(impl->io, impl->connection(std::move(s)), net::log_failure("rtsp"));
+                      }};
+  asio::co_spawn(impl_->io, net::accept_loop(acc, std::move(p)), asio::detached);
   return std::nullopt;
 }
 

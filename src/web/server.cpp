@@ -7,7 +7,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -20,6 +19,7 @@
 #include <tuple>
 
 #include "core/log.hpp"
+#include "net/listener.hpp"
 #include "web/wire.hpp"
 
 namespace freehold::web {
@@ -113,53 +113,21 @@ struct Server::Impl {
       : io(i), tls(t), api(a), options(std::move(o)) {}
 
   std::optional<std::string> open(std::optional<tcp::acceptor>& acc, std::uint16_t port) {
-    beast::error_code ec;
-    auto addr = asio::ip::make_address(options.bind_address, ec);
-    if (ec) return "http.bind: '" + options.bind_address + "' is not an IP address";
-    tcp::endpoint ep(addr, port);
     acc.emplace(io);
-    if (acc->open(ep.protocol(), ec); !ec) {
-      acc->set_option(asio::socket_base::reuse_address(true), ec);
-      // "::" serves IPv4 too, as users expect from "every interface".
-      if (addr.is_v6()) acc->set_option(asio::ip::v6_only(false), ec);
-      ec = {};
-      if (acc->bind(ep, ec); !ec) acc->listen(asio::socket_base::max_listen_connections, ec);
-    }
-    if (ec) {
-      std::string msg = "cannot listen on [" + options.bind_address + "]:" + std::to_string(port) + ": " + ec.message();
+    if (auto e = net::listen(*acc, options.bind_address, port)) {
       acc.reset();
-      return msg;
+      return "http: " + *e;
     }
     return std::nullopt;
   }
 
-  awaitable<void> accept_loop(tcp::acceptor& acc, bool use_tls) {
-    for (;;) {
-      auto [ec, socket] = co_await acc.async_accept(tuple_awaitable);
-      if (ec) {
-        if (stopping || ec == asio::error::operation_aborted) co_return;
-        log::warn("http.accept_failed", {{"error", ec.message()}});
-        // Out of descriptors (EMFILE/ENFILE) fails at once: pause instead of spinning.
-        asio::steady_timer pause(io, std::chrono::milliseconds(100));
-        co_await pause.async_wait(tuple_awaitable);
-        continue;
-      }
-      if (closers.size() >= options.max_connections) {
-        log::warn("http.connection_refused", {{"reason", "max_connections"}, {"limit", options.max_connections}});
-        continue;  // the socket closes as it goes out of scope
-      }
-      socket.set_option(tcp::no_delay(true), ec);
-      asio::co_spawn(io, connection(std::move(socket), use_tls), [](std::exception_ptr e) {
-        if (!e) return;
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          log::error("http.connection_failed", {{"error", ex.what()}});
-        } catch (...) {
-          log::error("http.connection_failed", {{"error", "unknown exception"}});
-        }
-      });
-    }
+  void accept(tcp::acceptor& acc, bool use_tls) {
+    net::AcceptPolicy p{"http", [this] { return closers.size(); }, options.max_connections,
+                        [this] { return stopping; },
+                        [this, use_tls](tcp::socket s) {
+                          asio::co_spawn(io, connection(std::move(s), use_tls), net::log_failure("http"));
+                        }};
+    asio::co_spawn(io, net::accept_loop(acc, std::move(p)), asio::detached);
   }
 
   awaitable<void> connection(tcp::socket socket, bool use_tls) {
@@ -313,8 +281,8 @@ std::optional<std::string> Server::start() {
   if (impl_->options.plain_enabled) {
     if (auto e = impl_->open(impl_->plain_acceptor, impl_->options.plain_port)) return e;
   }
-  asio::co_spawn(impl_->io, impl_->accept_loop(*impl_->https_acceptor, true), asio::detached);
-  if (impl_->plain_acceptor) asio::co_spawn(impl_->io, impl_->accept_loop(*impl_->plain_acceptor, false), asio::detached);
+  impl_->accept(*impl_->https_acceptor, true);
+  if (impl_->plain_acceptor) impl_->accept(*impl_->plain_acceptor, false);
   return std::nullopt;
 }
 
