@@ -448,7 +448,8 @@ std::optional<Transport> parse_transport_spec(std::string_view spec, std::string
     if (param.empty()) continue;
     const std::size_t eq = param.find('=');
     const std::string_view name = trim(param.substr(0, eq));
-    const std::string_view value = eq == std::string_view::npos ? std::string_view() : unquote(trim(param.substr(eq + 1)));
+    const std::string_view value =
+        eq == std::string_view::npos ? std::string_view() : unquote(trim(param.substr(eq + 1)));
     auto bad = [&](std::string_view why) {
       set_error(error, "transport parameter " + excerpt(param) + ": " + std::string(why));
       return std::nullopt;

@@ -150,8 +150,9 @@ TEST_F(DigestAuthTest, ForgedNoncesAreRefused) {
   flipped[10] = flipped[10] == '0' ? '1' : '0';  // in the timestamp: someone extending a nonce's life
   std::string bad_tag = nonce;
   bad_tag.back() = bad_tag.back() == '0' ? '1' : '0';
-  for (const std::string& forged : {flipped, bad_tag, std::string(72, '0'), std::string("dcd98b7102dd2f0e8b11d0f600bfb0c093"),
-                                    nonce + "00", nonce.substr(0, 70) + "zz", std::string()}) {
+  const std::string forgeries[] = {flipped,      bad_tag, std::string(72, '0'), "dcd98b7102dd2f0e8b11d0f600bfb0c093",
+                                   nonce + "00", nonce.substr(0, 70) + "zz", ""};
+  for (const std::string& forged : forgeries) {
     EXPECT_EQ(auth_.check_nonce(forged, now_), DigestAuth::NonceState::invalid) << forged;
     const auto c = client(forged, "DESCRIBE", kUri, "correct horse battery", true);
     EXPECT_EQ(auth_.verify(c, "DESCRIBE", kUri, "correct horse battery", now_), DigestVerdict::bad_nonce) << forged;
@@ -214,6 +215,20 @@ TEST(DigestParse, AnyOrderEscapesTokensAndCase) {
   EXPECT_EQ(c->nonce, "abc");
   EXPECT_EQ(c->algorithm, "MD5");
   EXPECT_TRUE(c->qop.empty());
+}
+
+TEST_F(DigestAuthTest, FfmpegQuotesQopAndAlgorithm) {
+  // libavformat/httpauth.c writes algorithm="MD5" and qop="auth" quoted ("because all others seem to do that").
+  auto c = client(auth_.nonce(now_), "DESCRIBE", kUri, "correct horse battery", true);
+  const std::string header = "Digest username=\"admin\", realm=\"Freehold\", nonce=\"" + c.nonce + "\", uri=\"" + kUri +
+                             "\", response=\"" + c.response + "\", algorithm=\"MD5\", qop=\"auth\", cnonce=\"" +
+                             c.cnonce + "\", nc=00000001";
+  std::string error;
+  auto parsed = parse_digest_authorization(header, &error);
+  ASSERT_TRUE(parsed) << error;
+  EXPECT_EQ(parsed->algorithm, "MD5");
+  EXPECT_EQ(parsed->qop, "auth");
+  EXPECT_EQ(auth_.verify(*parsed, "DESCRIBE", kUri, "correct horse battery", now_), DigestVerdict::ok);
 }
 
 TEST(DigestParse, MalformedHeadersNameTheirProblem) {

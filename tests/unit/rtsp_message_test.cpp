@@ -204,7 +204,8 @@ TEST(RtspParser, HeadLimitCountsRequestLineHeadersAndTheBlankLine) {
 }
 
 TEST(RtspParser, HeadOverEightKibibytesIs431) {
-  const std::string req = "DESCRIBE rtsp://cam/s RTSP/1.0\r\nCSeq: 1\r\nX-Filler: " + std::string(9000, 'a') + "\r\n\r\n";
+  const std::string req =
+      "DESCRIBE rtsp://cam/s RTSP/1.0\r\nCSeq: 1\r\nX-Filler: " + std::string(9000, 'a') + "\r\n\r\n";
   auto r = run(req);
   ASSERT_TRUE(r.failure);
   EXPECT_EQ(r.failure->error, ParseError::head_too_large);
