@@ -79,13 +79,19 @@ void add_stream_profile(std::vector<SettingSpec>& out, const std::string& name, 
                         std::int64_t height, std::int64_t fps, std::int64_t kbps, std::string codec) {
   const std::string p = "stream." + name + ".";
   out.push_back(boolean(p + "enabled", true, "Serve the " + name + " stream", Role::operator_));
-  out.push_back(integer(p + "width", width, 160, 3840, "px", "Picture width", Role::operator_));
-  out.push_back(integer(p + "height", height, 120, 2160, "px", "Picture height", Role::operator_));
-  out.push_back(integer(p + "fps", fps, 1, 60, "fps", "Frames per second", Role::operator_));
-  out.push_back(integer(p + "bitrate_kbps", kbps, 64, 20000, "kbit/s", "Target bitrate", Role::operator_));
-  out.push_back(choice(p + "rate_control", "vbr", {"cbr", "vbr"}, "Constant or variable bitrate", Role::operator_));
-  out.push_back(integer(p + "gop", fps * 2, 1, 600, "frames", "Keyframe interval", Role::operator_));
-  out.push_back(choice(p + "codec", std::move(codec), {"h264"}, "Encoding (MJPEG is planned)", Role::operator_));
+  // The encoder is built at start-up; live reconfiguration of one stream is planned. Until then these say so.
+  constexpr bool restart = true;
+  out.push_back(integer(p + "width", width, 160, 3840, "px", "Picture width", Role::operator_, restart));
+  out.push_back(integer(p + "height", height, 120, 2160, "px", "Picture height", Role::operator_, restart));
+  out.push_back(integer(p + "fps", fps, 1, 60, "fps", "Frames per second", Role::operator_, restart));
+  out.push_back(integer(p + "bitrate_kbps", kbps, 64, 20000, "kbit/s", "Target bitrate", Role::operator_, restart));
+  auto rc = choice(p + "rate_control", "vbr", {"cbr", "vbr"}, "Constant or variable bitrate", Role::operator_);
+  rc.restart_required = restart;
+  out.push_back(std::move(rc));
+  out.push_back(integer(p + "gop", fps * 2, 1, 600, "frames", "Keyframe interval", Role::operator_, restart));
+  auto codec_spec = choice(p + "codec", std::move(codec), {"h264"}, "Encoding (MJPEG is planned)", Role::operator_);
+  codec_spec.restart_required = restart;
+  out.push_back(std::move(codec_spec));
 }
 
 std::vector<SettingSpec> build_schema() {

@@ -84,10 +84,11 @@ Ring<T>::Ring(std::size_t capacity) : slots_(capacity) {
 
 template <typename T>
 std::shared_ptr<const T> Ring<T>::publish(T frame) {
-  // Build the immutable frame outside the lock; only the pointer swap is inside.
+  // Allocate outside the lock; only the sequence stamp and the pointer swap are inside.
+  auto fresh = std::make_shared<T>(std::move(frame));
   std::lock_guard lock(mutex_);
-  frame.sequence = end_;
-  auto ptr = std::make_shared<const T>(std::move(frame));
+  fresh->sequence = end_;
+  Ptr ptr = std::move(fresh);
   Ptr evicted = std::move(slots_[end_ % slots_.size()]);
   slots_[end_ % slots_.size()] = ptr;
   if (ptr->keyframe) {

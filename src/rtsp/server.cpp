@@ -405,6 +405,11 @@ struct Server::Impl {
     }
     Session& s = *c.session;
     if (req.method == "PLAY") {
+      Fanout* fan = nullptr;
+      if (auto refusal = stream_refusal(std::string(s.fanout->stream->name()), fan)) {
+        queue(c, *refusal, cseq);
+        co_return;
+      }
       if (!s.playing) {
         const bool was_idle = s.fanout->users == 0;
         s.fanout->acquire();
@@ -481,6 +486,12 @@ struct Server::Impl {
       if (c.closing) co_return;
       if (c.session && c.session->playing) {
         Session& s = *c.session;
+        // Privacy mode, or the stream switched off, ends playing sessions at once: not one more frame leaves.
+        Fanout* unused = nullptr;
+        if (stream_refusal(std::string(s.fanout->stream->name()), unused)) {
+          log::info("rtsp.session_stopped", {{"remote", c.remote}, {"reason", "privacy mode or stream disabled"}});
+          co_return;
+        }
         frames.clear();
         const auto max_lag = static_cast<std::size_t>(2 * s.fanout->stream->fps());  // two seconds
         const auto dropped_before = s.cursor.dropped;

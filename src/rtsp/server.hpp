@@ -41,7 +41,7 @@ struct ServerStats {
 };
 
 struct Dependencies {
-  const DeviceModel& model;  // stream.<name>.enabled and privacy mode gate DESCRIBE and PLAY
+  const DeviceModel& model;  // stream.<name>.enabled and privacy mode gate DESCRIBE, SETUP, PLAY and every batch sent
   Accounts& accounts;
   Audit& audit;
   Lockout& lockout;
