@@ -27,10 +27,16 @@ void VideoStream::stop() {
 }
 
 FrameRing::Cursor VideoStream::add_reader() {
-  if (readers_.fetch_add(1) > 0) return ring_.join();
-  keyframe_wanted_ = true;  // the first reader must not wait a whole GOP
-  FrameRing::Cursor c;
-  c.next = ring_.end();
+  if (readers_.fetch_add(1) == 0) {
+    fresh_from_ = ring_.end();  // frames from before this wake-up are stale
+    keyframe_wanted_ = true;    // the first reader must not wait a whole GOP
+  }
+  // A reader joining just after a wake-up must not get the stale GOP either: never start before fresh_from_.
+  FrameRing::Cursor c = ring_.join();
+  if (c.next < fresh_from_) {
+    c = FrameRing::Cursor{};
+    c.next = fresh_from_;
+  }
   return c;
 }
 

@@ -61,6 +61,7 @@ class VideoStream final {
   std::atomic<bool> running_{false};
   std::atomic<int> readers_{0};
   std::atomic<bool> keyframe_wanted_{false};
+  std::atomic<std::uint64_t> fresh_from_{0};  // first ring sequence since the encoder last woke up
   std::mutex on_frame_mutex_;
   std::function<void()> on_frame_;
   std::atomic<std::uint64_t> frames_{0}, bytes_{0}, skipped_{0};

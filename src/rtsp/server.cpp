@@ -73,6 +73,7 @@ struct Fanout {
   RtpRing ring;
   std::uint32_t timestamp_offset;
   int users = 0;  // sessions playing or DESCRIBEs waiting for parameter sets
+  std::uint64_t fresh_from = 0;  // first ring sequence produced since the encoder last (re)started
   std::map<std::uint64_t, std::function<void()>> wakers;
   std::uint64_t next_waker = 1;
 
@@ -83,16 +84,21 @@ struct Fanout {
         timestamp_offset(static_cast<std::uint32_t>(std::stoul(crypto::hex(crypto::random_bytes(4)), nullptr, 16))) {}
 
   void acquire() {
-    if (users++ == 0) cursor = stream->add_reader();
+    if (users++ > 0) return;
+    cursor = stream->add_reader();
+    fresh_from = ring.end();  // what the ring holds now is from an earlier run: never hand it out
   }
   void release() {
     if (--users == 0) stream->remove_reader();
   }
-  // A new session's cursor: the cached GOP while the stream runs, else the keyframe just requested.
-  [[nodiscard]] media::RingCursor join(bool was_idle) const {
-    if (!was_idle) return ring.join();
-    media::RingCursor c;
-    c.next = ring.end();
+  // A new session's cursor: the cached GOP of the running stream, but never a frame from before the encoder's
+  // latest restart (then it waits for the keyframe requested at the restart).
+  [[nodiscard]] media::RingCursor join() const {
+    media::RingCursor c = ring.join();
+    if (c.next < fresh_from) {
+      c = media::RingCursor{};
+      c.next = fresh_from;
+    }
     return c;
   }
   // The RTP timestamp of this instant, on the same clock as the frames' (capture time).
@@ -121,7 +127,11 @@ struct Session {
   Fanout* fanout = nullptr;
   bool tcp = true;
   std::uint8_t channel = 0;  // interleaved RTP channel
-  std::optional<udp::socket> rtp, rtcp;
+  // Shared with a send in flight, so a TEARDOWN during it cannot destroy the socket under it.
+  struct UdpPair {
+    udp::socket rtp, rtcp;
+  };
+  std::shared_ptr<UdpPair> udp;
   udp::endpoint client_rtp, client_rtcp;
   bool playing = false;
   media::RingCursor cursor;
@@ -270,8 +280,7 @@ struct Server::Impl {
       if (!ec) rtcp.open(local.is_v6() ? udp::v6() : udp::v4(), ec);
       if (!ec) rtcp.bind({local, static_cast<std::uint16_t>(port + 1)}, ec);
       if (ec) continue;
-      s.rtp.emplace(std::move(rtp));
-      s.rtcp.emplace(std::move(rtcp));
+      s.udp = std::make_shared<Session::UdpPair>(Session::UdpPair{std::move(rtp), std::move(rtcp)});
       return std::nullopt;
     }
     return "no free UDP port pair in " + std::to_string(options.udp_port_first) + "-" +
@@ -385,7 +394,7 @@ struct Server::Impl {
         const auto cp = *t->client_port;
         s.client_rtp = udp::endpoint(peer, cp.first);
         s.client_rtcp = udp::endpoint(peer, cp.last != cp.first ? cp.last : static_cast<std::uint16_t>(cp.first + 1));
-        const auto port = s.rtp->local_endpoint(ec).port();
+        const auto port = s.udp->rtp.local_endpoint(ec).port();
         reply.server_port = PortRange{port, static_cast<std::uint16_t>(port + 1)};
       }
       r.header("Transport", format_transport(reply));
@@ -411,9 +420,8 @@ struct Server::Impl {
         co_return;
       }
       if (!s.playing) {
-        const bool was_idle = s.fanout->users == 0;
         s.fanout->acquire();
-        s.cursor = s.fanout->join(was_idle);
+        s.cursor = s.fanout->join();
         s.playing = true;
         c.waker_id = s.fanout->next_waker++;
         s.fanout->wakers[c.waker_id] = [&c] { c.wake.cancel(); };
@@ -534,18 +542,24 @@ struct Server::Impl {
             if (send_report) buffers.emplace_back(asio::buffer(report));
             if (!co_await send(c, buffers)) co_return;
           } else {
+            // The session may end (TEARDOWN, PAUSE) while a datagram is in flight: hold the sockets, copy what
+            // is needed, and re-check after every send.
+            const auto udp_pair = s.udp;
+            const std::string id = s.id;
+            const auto to_rtp = s.client_rtp, to_rtcp = s.client_rtcp;
+            auto still_playing = [&c, &id] { return c.session && c.session->id == id && c.session->playing; };
             for (const auto& f : frames) {
-              for (std::size_t i = 0; i < f->burst.packets(); ++i) {
+              for (std::size_t i = 0; i < f->burst.packets() && still_playing(); ++i) {
                 auto pkt = f->burst.packet(i);
-                auto [ec, n] = co_await s.rtp->async_send_to(asio::buffer(pkt.data(), pkt.size()), s.client_rtp,
-                                                             tuple_awaitable);
-                if (ec && ec != asio::error::connection_refused) co_return;
+                auto [ec, n] = co_await udp_pair->rtp.async_send_to(asio::buffer(pkt.data(), pkt.size()), to_rtp,
+                                                                   tuple_awaitable);
+                if (ec && ec != asio::error::connection_refused && still_playing()) co_return;
               }
             }
-            if (send_report) {
-              auto [ec, n] = co_await s.rtcp->async_send_to(asio::buffer(report.data() + 4, 28), s.client_rtcp,
-                                                            tuple_awaitable);
-              if (ec && ec != asio::error::connection_refused) co_return;
+            if (send_report && still_playing()) {
+              auto [ec, n] = co_await udp_pair->rtcp.async_send_to(asio::buffer(report.data() + 4, 28), to_rtcp,
+                                                                   tuple_awaitable);
+              if (ec && ec != asio::error::connection_refused && still_playing()) co_return;
             }
           }
           continue;
@@ -563,12 +577,13 @@ struct Server::Impl {
       t.expires_after(std::chrono::seconds(1));
       co_await t.async_wait(tuple_awaitable);
       const auto now = Clock::now();
-      if (c.session && c.session->rtcp) {  // receiver reports on the UDP RTCP port show the client is alive
+      if (c.session && c.session->udp) {  // receiver reports on the UDP RTCP port show the client is alive
         boost::system::error_code ec;
         std::array<std::uint8_t, 1500> rr;
-        c.session->rtcp->non_blocking(true, ec);
+        auto& rtcp = c.session->udp->rtcp;
+        rtcp.non_blocking(true, ec);
         bool any = false;
-        while (c.session->rtcp->available(ec) > 0 && !ec) any |= c.session->rtcp->receive(asio::buffer(rr), 0, ec) > 0;
+        while (rtcp.available(ec) > 0 && !ec) any |= rtcp.receive(asio::buffer(rr), 0, ec) > 0;
         if (any) c.last_rx = now;
       }
       const auto idle_limit = c.session ? options.session_timeout : options.request_timeout * 6;

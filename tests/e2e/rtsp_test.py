@@ -1,0 +1,986 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""End-to-end test of freeholdd's RTSP server, with real clients.
+
+Starts the real daemon in demo mode on loopback (small streams, to spare the CPU) and plays /main and /sub with
+ffprobe, ffmpeg and GStreamer over RTP/TCP (interleaved) and RTP/UDP. Every picture of the synthetic source carries
+its frame counter burned in (row 0 of bit blocks, see hal::read_burned_counter), so decoded frames prove that
+nothing was lost, repeated or reordered. A raw-socket client (Digest computed here) covers what players hide:
+refusals, a reader that stops reading, and 200 session cycles checked against the daemon's open file descriptors.
+Prints one line per check and "N passed, M failed". Standard library only; needs ffmpeg/ffprobe and gst-launch-1.0
+(Debian: ffmpeg, gstreamer1.0-tools, gstreamer1.0-plugins-{base,good,bad}, gstreamer1.0-libav).
+
+    /usr/bin/python3 tests/e2e/rtsp_test.py --bin build/bin/freeholdd
+"""
+
+import argparse
+import ctypes
+import hashlib
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+HOST = "127.0.0.1"
+IO_TIMEOUT = 5.0  # every socket operation
+READY_TIMEOUT = 10.0
+UDP_FIRST, UDP_LAST = 40000, 40999
+STREAMS = {  # small, so that the daemon and eight decoders share two cores
+    "main": {"width": 640, "height": 360, "fps": 15, "gop": 15},
+    "sub": {"width": 320, "height": 240, "fps": 10, "gop": 10},
+}
+STALL_LIMIT_S = 16  # a reader that stops reading is dropped or skipped within ~15 s
+MAX_FD_GROWTH = 5
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reporting
+
+
+class Report:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, name, cond, detail=""):
+        if cond:
+            self.passed += 1
+            print(f"ok    {name}", flush=True)
+        else:
+            self.failed += 1
+            print(f"FAIL  {name}" + (f": {detail}" if detail else ""), flush=True)
+        return bool(cond)
+
+
+R = Report()
+
+
+def short(value, limit=400):
+    s = value if isinstance(value, str) else repr(value)
+    return s if len(s) <= limit else s[:limit] + "..."
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Processes: the daemon and the clients. Every child dies with this process and is killed in the end.
+
+
+try:
+    _LIBC = ctypes.CDLL(None, use_errno=True)
+except OSError:
+    _LIBC = None
+
+
+def die_with_parent():
+    """In the child before exec: SIGKILL it if this test process dies without cleaning up."""
+    if _LIBC is not None:
+        _LIBC.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG (Linux)
+
+
+CHILDREN = []
+
+
+def spawn(cmd, **kw):
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent, **kw)
+    CHILDREN.append(p)
+    return p
+
+
+def reap(p, timeout=3.0):
+    """Kills `p` unless it has exited; returns its exit status (None if it would not die)."""
+    if p.poll() is None:
+        p.kill()
+    try:
+        return p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def kill_children():
+    for p in CHILDREN:
+        reap(p)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def wait_until(pred, timeout, step=0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(step)
+
+
+class Daemon:
+    def __init__(self, binary, state_dir, config):
+        self.binary = binary
+        self.state_dir = state_dir
+        self.config = config
+        self.proc = None
+        self.out = []  # stdout lines (the demo banner)
+        self.err = []  # stderr lines (the log)
+        self.cond = threading.Condition()
+        self.threads = []
+
+    def start(self):
+        env = dict(os.environ)
+        env.pop("JOURNAL_STREAM", None)  # keep the plain "ts=... level=... event=..." log format
+        self.proc = spawn([self.binary, "--demo", "--state-dir", self.state_dir, "--config", self.config],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        for pipe, lines in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
+            t = threading.Thread(target=self._drain, args=(pipe, lines), daemon=True)
+            t.start()
+            self.threads.append(t)
+
+    def _drain(self, pipe, lines):
+        for raw in iter(pipe.readline, b""):
+            with self.cond:
+                lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+                self.cond.notify_all()
+        pipe.close()
+
+    def wait_for(self, lines, pattern, since=0, timeout=READY_TIMEOUT):
+        """Waits for a line at index >= since of `lines` (self.out or self.err) matching `pattern`."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            i = since
+            while True:
+                while i < len(lines):
+                    m = rx.search(lines[i])
+                    if m:
+                        return m
+                    i += 1
+                left = deadline - time.monotonic()
+                if left <= 0 or not self.running():
+                    return None
+                self.cond.wait(min(left, 0.1))
+
+    def mark(self):
+        with self.cond:
+            return len(self.err)
+
+    def log_text(self, since=0):
+        with self.cond:
+            return "\n".join(self.err[since:])
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def fds(self):
+        """Open file descriptors of the daemon (None once it is gone)."""
+        try:
+            return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+        except OSError:
+            return None
+
+    def settled_fds(self, timeout=5.0):
+        """The descriptor count once it has not changed for a second (or after `timeout`)."""
+        deadline = time.monotonic() + timeout
+        last, since = self.fds(), time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            n = self.fds()
+            if n != last:
+                last, since = n, time.monotonic()
+            elif time.monotonic() - since >= 1.0:
+                break
+        return last
+
+    def wait_idle(self, fds_at_start, timeout=5.0):
+        """Waits until the daemon has closed every client connection (its descriptors are back to `fds_at_start`)."""
+        return wait_until(lambda: (n := self.fds()) is not None and n <= fds_at_start, timeout)
+
+    def socket_inodes(self):
+        inodes = set()
+        try:
+            for fd in os.listdir(f"/proc/{self.proc.pid}/fd"):
+                try:
+                    link = os.readlink(f"/proc/{self.proc.pid}/fd/{fd}")
+                except OSError:
+                    continue
+                if link.startswith("socket:["):
+                    inodes.add(int(link[8:-1]))
+        except OSError:
+            pass
+        return inodes
+
+    def stop(self):
+        if self.proc is not None:
+            reap(self.proc, timeout=5)
+        for t in self.threads:
+            t.join(timeout=2)
+
+
+def server_socket_inode(server_port, client_port):
+    """The inode of the daemon's end of the TCP connection from client_port (IPv4 loopback), or None."""
+    want_local = f"{HOST_HEX}:{server_port:04X}"
+    want_remote = f"{HOST_HEX}:{client_port:04X}"
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if fields[1] == want_local and fields[2] == want_remote:
+                return int(fields[9])
+    return None
+
+
+HOST_HEX = "0100007F"  # 127.0.0.1 as /proc/net/tcp writes it
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The burned-in counter
+
+
+def burned_counter(y, width, height):
+    """hal::read_burned_counter: 32 bits MSB first in row 0 of square blocks, sampled at each block's centre."""
+    block = min(max((width // 48) & ~1, 4), 16)
+    if width < 48 * block or height < 2 * block:
+        return None
+    base = (block // 2) * width + block // 2
+    v = 0
+    for i in range(32):
+        sample = y[base + i * block]
+        if 96 < sample < 160:
+            return None  # neither dark nor bright: no counter here
+        v = (v << 1) | (1 if sample >= 160 else 0)
+    return v
+
+
+def sequence_problems(counters):
+    """What is wrong with a run of counters that should advance by exactly 1: unreadable frames, gaps, repeats."""
+    problems = []
+    for i, c in enumerate(counters):
+        if c is None:
+            problems.append(f"frame {i}: no readable counter")
+        elif i > 0 and counters[i - 1] is not None and c != counters[i - 1] + 1:
+            problems.append(f"frame {i}: {counters[i - 1]} -> {c}")
+    return problems
+
+
+class Reader:
+    """A client process writing raw 8-bit gray frames to its stdout; reads the counter of each frame as it comes.
+
+    Stops after `want` frames (killing the client if it does not exit by itself) or at `timeout`, whichever is
+    first. `times[i]` is when frame i arrived (monotonic)."""
+
+    def __init__(self, name, cmd, stream, want, timeout, exits_by_itself):
+        self.name = name
+        self.cmd = cmd
+        self.width = STREAMS[stream]["width"]
+        self.height = STREAMS[stream]["height"]
+        self.want = want
+        self.exits_by_itself = exits_by_itself
+        self.counters = []
+        self.times = []
+        self.rc = None
+        self.stderr = b""
+        self.started = time.monotonic()
+        self.deadline = self.started + timeout
+        self.proc = spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self._err_thread = threading.Thread(target=self._drain_stderr, daemon=True)
+        self._err_thread.start()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _drain_stderr(self):
+        chunks = []
+        for chunk in iter(lambda: self.proc.stderr.read(4096), b""):
+            if sum(map(len, chunks)) < 65536:
+                chunks.append(chunk)
+        self.stderr = b"".join(chunks)
+
+    def _run(self):
+        size = self.width * self.height
+        fd = self.proc.stdout.fileno()
+        buf = bytearray()
+        while len(self.counters) < self.want:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                break
+            ready, _, _ = select.select([fd], [], [], min(left, 0.5))
+            if not ready:
+                continue
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            buf += chunk
+            now = time.monotonic()
+            while len(buf) >= size and len(self.counters) < self.want:
+                self.counters.append(burned_counter(buf, self.width, self.height))
+                self.times.append(now)
+                del buf[:size]
+        if self.exits_by_itself and len(self.counters) >= self.want:
+            try:  # ffmpeg -frames:v: let it end the session (TEARDOWN) and exit on its own
+                self.proc.wait(timeout=max(0.1, min(5.0, self.deadline - time.monotonic())))
+            except subprocess.TimeoutExpired:
+                pass
+        self.rc = self.proc.poll()
+        reap(self.proc)
+        self.proc.stdout.close()
+
+    def join(self):
+        self._thread.join(timeout=max(0.0, self.deadline - time.monotonic()) + 10)
+        self._err_thread.join(timeout=5)
+        return self
+
+    def problems(self):
+        """Everything that makes this run a failure, in words ([] if none)."""
+        out = []
+        if len(self.counters) < self.want:
+            out.append(f"{len(self.counters)} of {self.want} frames in {self.deadline - self.started:.0f} s")
+        if self.exits_by_itself and self.rc != 0:
+            out.append(f"exit status {self.rc}")
+        out += sequence_problems(self.counters)[:5]
+        if out:
+            out.append("stderr: " + short(self.stderr.decode("utf-8", "replace").strip(), 300))
+        return out
+
+
+def rtsp_url(port, stream, user=None, password=None):
+    cred = f"{user}:{password}@" if user is not None else ""
+    return f"rtsp://{cred}{HOST}:{port}/{stream}"
+
+
+def ffmpeg_reader(name, url, transport, stream, frames, timeout=30):
+    cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-rtsp_transport", transport,
+           "-timeout", "5000000",  # microseconds: no I/O for this long ends it
+           "-flags2", "showall",   # output every frame, even before a keyframe: a bad start shows
+           "-i", url, "-map", "0:v:0", "-frames:v", str(frames), "-fps_mode", "passthrough",
+           "-f", "rawvideo", "-pix_fmt", "gray", "-"]
+    return Reader(name, cmd, stream, frames, timeout, exits_by_itself=True)
+
+
+def gst_reader(name, port, stream, user, password, protocol, frames, timeout=30):
+    cmd = ["gst-launch-1.0", "-q", "rtspsrc", f"location=rtsp://{HOST}:{port}/{stream}", f"protocols={protocol}",
+           f"user-id={user}", f"user-pw={password}", "latency=200", "tcp-timeout=5000000",
+           "!", "rtph264depay", "!", "h264parse", "!", "avdec_h264", "!", "videoconvert", "!",
+           "video/x-raw,format=GRAY8", "!", "fdsink", "fd=1"]
+    return Reader(name, cmd, stream, frames, timeout, exits_by_itself=False)
+
+
+def ffprobe(url, transport, *extra, timeout=20):
+    cmd = ["ffprobe", "-hide_banner", "-v", "error", "-rtsp_transport", transport, "-timeout", "5000000",
+           *extra, "-of", "json", url]
+    p = spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        reap(p)
+        return None, "", f"ffprobe did not finish in {timeout} s"
+    try:
+        data = json.loads(out) if out.strip() else {}
+    except ValueError:
+        data = {}
+    return p.returncode, data, err
+
+
+def run_parallel(fns):
+    """Runs the callables on threads; returns their results in order."""
+    results = [None] * len(fns)
+
+    def body(i, fn):
+        results[i] = fn()
+
+    threads = [threading.Thread(target=body, args=(i, fn), daemon=True) for i, fn in enumerate(fns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A raw RTSP client: what the players do, one request at a time, with RFC 2617 Digest computed here.
+
+
+def md5hex(s):
+    return hashlib.md5(s.encode("utf-8")).hexdigest()
+
+
+class RtspError(Exception):
+    pass
+
+
+def udp_port_pair():
+    """Two bound UDP sockets on consecutive ports, the first even (RTP, RTCP), as a player would open."""
+    for _ in range(100):
+        rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        rtp.bind((HOST, 0))
+        port = rtp.getsockname()[1]
+        if port % 2 == 0 and port < 65535:
+            rtcp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                rtcp.bind((HOST, port + 1))
+                return [rtp, rtcp]
+            except OSError:
+                rtcp.close()
+        rtp.close()
+    raise OSError("no free UDP port pair")
+
+
+def rtp_packet(data):
+    """(sequence, timestamp, marker, payload) of an RTP packet, or None."""
+    if len(data) < 12 or data[0] >> 6 != 2:
+        return None
+    off = 12 + 4 * (data[0] & 0x0F)
+    if data[0] & 0x10 and len(data) >= off + 4:
+        off += 4 + 4 * int.from_bytes(data[off + 2:off + 4], "big")
+    return (int.from_bytes(data[2:4], "big"), int.from_bytes(data[4:8], "big"), bool(data[1] & 0x80),
+            data[off:])
+
+
+def starts_keyframe(payload):
+    """Whether an H.264 RTP payload (RFC 6184) begins an IDR access unit: SPS, a STAP-A that starts with one,
+    an IDR slice, or the first fragment of one."""
+    if not payload:
+        return False
+    t = payload[0] & 0x1F
+    if t in (7, 5):
+        return True
+    if t == 24 and len(payload) > 3:
+        return payload[3] & 0x1F in (7, 5)
+    if t == 28 and len(payload) > 1:
+        return bool(payload[1] & 0x80) and payload[1] & 0x1F == 5
+    return False
+
+
+class RtspClient:
+    def __init__(self, port, user=None, password=None, rcvbuf=None, mss=None):
+        self.port = port
+        self.user = user
+        self.password = password
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if mss:
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, mss)
+        self.sock.settimeout(IO_TIMEOUT)
+        self.sock.connect((HOST, port))
+        self.buf = b""
+        self.cseq = 0
+        self.challenge = None  # (realm, nonce)
+        self.session = None
+
+    def close(self):
+        self.sock.close()
+
+    def local_port(self):
+        return self.sock.getsockname()[1]
+
+    def url(self, stream):
+        return f"rtsp://{HOST}:{self.port}/{stream}"
+
+    def authorization(self, method, uri):
+        realm, nonce = self.challenge
+        ha1 = md5hex(f"{self.user}:{realm}:{self.password}")
+        ha2 = md5hex(f"{method}:{uri}")
+        response = md5hex(f"{ha1}:{nonce}:{ha2}")
+        return (f'Digest username="{self.user}", realm="{realm}", nonce="{nonce}", uri="{uri}", '
+                f'response="{response}"')
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def request(self, method, uri, headers=(), retry_auth=True):
+        """Sends one request; returns (status, {lower-case header: value}, body). Answers a 401 once with Digest."""
+        self.cseq += 1
+        lines = [f"{method} {uri} RTSP/1.0", f"CSeq: {self.cseq}", "User-Agent: freehold-e2e"]
+        if self.session and method not in ("OPTIONS", "DESCRIBE"):
+            lines.append(f"Session: {self.session}")
+        if self.challenge and self.user is not None:
+            lines.append(f"Authorization: {self.authorization(method, uri)}")
+        lines += list(headers)
+        self.send_raw(("\r\n".join(lines) + "\r\n\r\n").encode())
+        status, hdrs, body = self.response()
+        if hdrs.get("cseq") != str(self.cseq):
+            raise RtspError(f"{method}: CSeq {hdrs.get('cseq')!r}, expected {self.cseq}")
+        if status == 401 and retry_auth and self.user is not None:
+            m = re.search(r'realm="([^"]*)".*nonce="([^"]*)"', hdrs.get("www-authenticate", ""))
+            if m:
+                self.challenge = (m.group(1), m.group(2))
+                return self.request(method, uri, headers, retry_auth=False)
+        if "session" in hdrs and method == "SETUP" and status == 200:
+            self.session = hdrs["session"].split(";")[0].strip()
+        return status, hdrs, body
+
+    def _fill(self, deadline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise RtspError("timed out waiting for a response")
+        self.sock.settimeout(min(left, IO_TIMEOUT))
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise RtspError("connection closed")
+        self.buf += chunk
+
+    def response(self, timeout=IO_TIMEOUT):
+        """Reads the next response, skipping interleaved RTP/RTCP ($ channel length data)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            while self.buf[:1] == b"$":
+                while len(self.buf) < 4:
+                    self._fill(deadline)
+                n = int.from_bytes(self.buf[2:4], "big")
+                while len(self.buf) < 4 + n:
+                    self._fill(deadline)
+                self.buf = self.buf[4 + n:]
+            end = self.buf.find(b"\r\n\r\n")
+            if self.buf and self.buf[:1] != b"$" and end >= 0:
+                break
+            self._fill(deadline)
+        head = self.buf[:end].decode("utf-8", "replace")
+        self.buf = self.buf[end + 4:]
+        first, *rest = head.split("\r\n")
+        m = re.match(r"RTSP/1\.0 (\d{3}) ", first + " ")
+        if not m:
+            raise RtspError(f"not an RTSP response: {first!r}")
+        hdrs = {}
+        for line in rest:
+            k, _, v = line.partition(":")
+            hdrs[k.strip().lower()] = v.strip()
+        length = int(hdrs.get("content-length", "0"))
+        while len(self.buf) < length:
+            self._fill(deadline)
+        body = self.buf[:length]
+        self.buf = self.buf[length:]
+        return int(m.group(1)), hdrs, body.decode("utf-8", "replace")
+
+    def first_frame(self, timeout=3.0):
+        """The RTP packets on interleaved channel 0 up to the end of the first frame (marker bit)."""
+        deadline = time.monotonic() + timeout
+        packets = []
+        while time.monotonic() < deadline:
+            while len(self.buf) >= 4 and self.buf[:1] == b"$":
+                n = int.from_bytes(self.buf[2:4], "big")
+                if len(self.buf) < 4 + n:
+                    break
+                channel, data = self.buf[1], self.buf[4:4 + n]
+                self.buf = self.buf[4 + n:]
+                p = rtp_packet(data) if channel == 0 else None
+                if p:
+                    packets.append(p)
+                    if p[2]:
+                        return packets
+            if self.buf and self.buf[:1] != b"$":
+                raise RtspError(f"unexpected data between RTP packets: {self.buf[:40]!r}")
+            try:
+                self._fill(deadline)
+            except RtspError:
+                break
+        return packets
+
+    def setup(self, stream, transport="tcp", client_ports=None):
+        """OPTIONS, DESCRIBE, SETUP. Returns (steps, play URL): the (method, status) list, and where to PLAY."""
+        url = self.url(stream)
+        steps = [("OPTIONS", self.request("OPTIONS", url)[0])]
+        status, hdrs, body = self.request("DESCRIBE", url, ["Accept: application/sdp"])
+        steps.append(("DESCRIBE", status))
+        if status != 200:
+            return steps, url
+        media = body[body.find("\nm=video"):] if "\nm=video" in body else body
+        m = re.search(r"(?m)^a=control:(\S+)", media)  # the track's, not the session's "*"
+        control = m.group(1) if m else "trackID=0"
+        base = hdrs.get("content-base", url + "/")
+        track = control if control.startswith("rtsp://") else base + control
+        if transport == "tcp":
+            t = "RTP/AVP/TCP;unicast;interleaved=0-1"
+        else:
+            t = f"RTP/AVP;unicast;client_port={client_ports[0]}-{client_ports[1]}"
+        status, hdrs, _ = self.request("SETUP", track, [f"Transport: {t}"])
+        steps.append(("SETUP", status))
+        return steps, base
+
+    def play(self, stream, transport="tcp", client_ports=None):
+        """OPTIONS, DESCRIBE, SETUP, PLAY. Returns the list of (method, status); a refusal ends it early."""
+        steps, base = self.setup(stream, transport, client_ports)
+        if steps[-1] != ("SETUP", 200):
+            return steps
+        status, _, _ = self.request("PLAY", base, ["Range: npt=0.000-"])
+        steps.append(("PLAY", status))
+        return steps
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The checks
+
+
+def check_probe(port, user, pw):
+    """1. ffprobe over TCP and UDP: H.264 at the configured size and rate; and a new reader starts at a keyframe."""
+    jobs = []
+    for transport in ("tcp", "udp"):
+        for name in STREAMS:
+            url = rtsp_url(port, name, user, pw)
+            jobs.append((transport, name, lambda u=url, t=transport: ffprobe(
+                u, t, "-select_streams", "v:0", "-show_entries",
+                "stream=codec_name,width,height,r_frame_rate,avg_frame_rate")))
+    results = run_parallel([j[2] for j in jobs])
+    for (transport, name, _), (rc, data, err) in zip(jobs, results):
+        s = STREAMS[name]
+        st = (data.get("streams") or [{}])[0] if isinstance(data, dict) else {}
+        # Rates are ffmpeg's estimates from RTP timestamps (capture times, with scheduling jitter): 15000/1001 is
+        # a fair guess for 15 fps. Within 1 % of the configured rate is right.
+        rates = [rate(st.get(k)) for k in ("r_frame_rate", "avg_frame_rate")]
+        ok = (rc == 0 and st.get("codec_name") == "h264" and st.get("width") == s["width"]
+              and st.get("height") == s["height"]
+              and all(r is not None and abs(r / s["fps"] - 1) < 0.01 for r in rates))
+        R.check(f"ffprobe over {transport.upper()}: /{name} is h264 {s['width']}x{s['height']} at {s['fps']} fps",
+                ok, f"exit {rc}: {short(st)} {short(err)}")
+
+
+def rate(fraction):
+    """'15/1' or '15000/1001' as a number; None if it is not one."""
+    try:
+        num, _, den = str(fraction).partition("/")
+        return float(num) / float(den or 1)
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def check_first_frame_keyframe(port, user, pw, label):
+    rc, data, err = ffprobe(rtsp_url(port, "main", user, pw), "tcp", "-flags2", "showall", "-select_streams", "v:0",
+                            "-show_entries", "frame=key_frame,pict_type", "-read_intervals", "%+#3")
+    frames = data.get("frames", []) if isinstance(data, dict) else []
+    R.check(f"the first frame a new reader decodes is a keyframe ({label})",
+            rc == 0 and frames and frames[0].get("key_frame") == 1 and frames[0].get("pict_type") == "I",
+            f"exit {rc}: {short(frames)} {short(err)}")
+
+
+def report_reader(label, r, extra_ok=True, extra_detail=""):
+    problems = r.problems()
+    first = r.counters[0] if r.counters else None
+    R.check(label + (f" (counters {first}..{r.counters[-1]})" if r.counters and not problems else ""),
+            not problems and extra_ok, "; ".join(problems) + extra_detail)
+
+
+def check_decode(port, user, pw):
+    """2 and 3. ffmpeg and GStreamer, TCP and UDP, on /main: >= 100 frames each, every counter, in order.
+
+    The ffmpeg TCP reader starts the idle stream; the others join it once it plays (its first frame is out), from
+    the GOP cache. Readers that start together on an idle stream are check_simultaneous_start's business."""
+    first = ffmpeg_reader("ffmpeg tcp", rtsp_url(port, "main", user, pw), "tcp", "main", 100)
+    wait_until(lambda: first.counters or first.proc.poll() is not None, 10)
+    readers = [
+        first,
+        ffmpeg_reader("ffmpeg udp", rtsp_url(port, "main", user, pw), "udp", "main", 100),
+        gst_reader("gst tcp", port, "main", user, pw, "tcp", 100),
+        gst_reader("gst udp", port, "main", user, pw, "udp", 100),
+    ]
+    check_first_frame_keyframe(port, user, pw, "joining a stream that is already playing")
+    for r in readers:
+        r.join()
+    labels = {
+        "ffmpeg tcp": "ffmpeg -rtsp_transport tcp decodes 100 frames of /main, counter +1 each frame from the first",
+        "ffmpeg udp": "ffmpeg -rtsp_transport udp decodes 100 frames of /main, no gaps on loopback",
+        "gst tcp": "GStreamer rtspsrc protocols=tcp decodes 100 frames of /main, no gaps",
+        "gst udp": "GStreamer rtspsrc protocols=udp decodes 100 frames of /main, no gaps",
+    }
+    for r in readers:
+        report_reader(labels[r.name], r)
+
+
+def check_simultaneous_start(port, user, pw):
+    """Two sessions PLAY an idle stream one right after the other (as players opened together do). Both must start
+    at the keyframe the first PLAY asked for: not at the GOP left in the cache from when the stream last played,
+    which is stale (seconds or hours old) and runs into the live frames with a jump back in time."""
+    name = "/sub (idle, played before)"
+    a, b = RtspClient(port, user, pw), RtspClient(port, user, pw)
+    try:
+        (steps_a, base_a), (steps_b, base_b) = a.setup("sub"), b.setup("sub")
+        if not R.check(f"two raw clients set up {name} over TCP", steps_a[-1] == steps_b[-1] == ("SETUP", 200),
+                       f"{steps_a} {steps_b}"):
+            return
+        play_a = a.request("PLAY", base_a)[0]
+        play_b = b.request("PLAY", base_b)[0]
+        fa, fb = a.first_frame(), b.first_frame()
+        ok = play_a == play_b == 200 and fa and fb
+        R.check(f"both PLAY {name} and get a first frame that starts with a keyframe",
+                ok and starts_keyframe(fa[0][3]) and starts_keyframe(fb[0][3]),
+                f"PLAY {play_a}/{play_b}; first payload bytes {fa[0][3][:2].hex() if fa else None} / "
+                f"{fb[0][3][:2].hex() if fb else None}")
+        if ok:
+            seq_behind = (fa[0][0] - fb[0][0]) % 65536
+            ts_behind = ((fa[0][1] - fb[0][1]) % (1 << 32)) / 90000
+            R.check(f"the second session to PLAY {name} starts at the new keyframe, not at the stale cached GOP",
+                    seq_behind == 0 or seq_behind > 32768,
+                    f"its first RTP packet is {seq_behind} packets and {ts_behind:.1f} s (RTP time) before the "
+                    f"first session's: PLAY B right after PLAY A on an idle stream replays the old GOP cache "
+                    f"(seq {fb[0][0]} ts {fb[0][1]} vs seq {fa[0][0]} ts {fa[0][1]})")
+    except (OSError, RtspError) as e:
+        R.check(f"two raw clients play {name} at once", False, str(e))
+    finally:
+        a.close()
+        b.close()
+
+
+def check_auth(port, user, pw):
+    """4. No credentials and a wrong password: 401 and no media. An unknown stream: 404, and only after auth."""
+    rc, data, err = ffprobe(rtsp_url(port, "main", user, pw + "x"), "tcp", "-show_entries", "stream=codec_name")
+    R.check("a wrong password: ffprobe fails with 401 and gets no stream",
+            rc not in (0, None) and "401" in err and not (isinstance(data, dict) and data.get("streams")),
+            f"exit {rc}: {short(data)} {short(err)}")
+    try:
+        with socket.create_connection((HOST, port), timeout=IO_TIMEOUT) as s:
+            s.settimeout(IO_TIMEOUT)
+            s.sendall(f"DESCRIBE rtsp://{HOST}:{port}/main RTSP/1.0\r\nCSeq: 2\r\n\r\n".encode())
+            data, deadline = b"", time.monotonic() + IO_TIMEOUT
+            while b"\r\n\r\n" not in data and time.monotonic() < deadline:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        head = data.decode("utf-8", "replace")
+    except OSError as e:
+        head = f"({e})"
+    R.check("no credentials: DESCRIBE gets 'RTSP/1.0 401' with 'WWW-Authenticate: Digest'",
+            head.startswith("RTSP/1.0 401") and re.search(r"(?im)^WWW-Authenticate: Digest ", head)
+            and re.search(r"(?im)^CSeq: 2\r?$", head), short(head))
+    c = RtspClient(port)
+    try:
+        status, _, body = c.request("DESCRIBE", c.url("nope"))
+        R.check("no credentials: /nope gets 401 too (which streams exist is not told before auth)", status == 401,
+                f"{status} {short(body)}")
+    except (OSError, RtspError) as e:
+        R.check("no credentials: /nope gets 401 too (which streams exist is not told before auth)", False, str(e))
+    finally:
+        c.close()
+    rc, data, err = ffprobe(rtsp_url(port, "nope", user, pw), "tcp", "-show_entries", "stream=codec_name")
+    R.check("an unknown stream /nope with the right credentials: ffprobe fails with 404",
+            rc not in (0, None) and "404" in err, f"exit {rc}: {short(err)}")
+
+
+def check_many_readers(port, user, pw):
+    """5. Eight readers at once, four per stream, TCP and UDP mixed: all get 60 frames without a gap. One reader
+    per stream starts it; the other three join once it plays (see check_simultaneous_start for joining at once)."""
+    readers = []
+    for name in ("main", "sub"):
+        readers.append(ffmpeg_reader(f"{name} tcp #1", rtsp_url(port, name, user, pw), "tcp", name, 60, timeout=40))
+    wait_until(lambda: all(r.counters or r.proc.poll() is not None for r in readers), 10)
+    for i in range(1, 4):
+        for name in ("main", "sub"):
+            transport = ("tcp", "udp")[(i + (name == "sub")) % 2]
+            readers.append(ffmpeg_reader(f"{name} {transport} #{i + 1}", rtsp_url(port, name, user, pw), transport,
+                                         name, 60, timeout=40))
+    for r in readers:
+        r.join()
+    bad = {r.name: r.problems() for r in readers if r.problems()}
+    R.check("8 simultaneous ffmpeg readers (4 on /main, 4 on /sub, TCP and UDP): each decodes 60 frames, no gaps",
+            not bad, short(bad, 1500))
+
+
+def check_stalled_reader(daemon, port, user, pw):
+    """6. A reader that stops reading its TCP connection neither slows nor starves the others; it is dropped."""
+    mark = daemon.mark()
+    # An Ethernet-sized segment and a small window, as a stalled client across a network would have: loopback's
+    # 64 KiB segments would let the kernel buffer a minute of video before the daemon's writes ever block.
+    stalled = RtspClient(port, user, pw, rcvbuf=8192, mss=1460)
+    fps = STREAMS["main"]["fps"]
+    try:
+        try:
+            steps = stalled.play("main", "tcp")
+        except (OSError, RtspError) as e:
+            steps = [("error", str(e))]
+        if not R.check("a raw client (Digest computed by the test) plays /main over TCP interleaved",
+                       [s for _, s in steps] == [200] * 4, short(steps)):
+            return
+        stall_start = time.monotonic()
+        server_end = wait_until(lambda: server_socket_inode(port, stalled.local_port()), 2)
+        # From here on nothing is read from `stalled`. Let its buffers fill, then measure another reader.
+        time.sleep(2)
+        r = ffmpeg_reader("beside a stalled reader", rtsp_url(port, "main", user, pw), "tcp", "main", 10 ** 6,
+                          timeout=11)
+        r.join()
+        # Skip the first second: the GOP cache arrives in a burst. Then count the frames that arrived in ~8 s.
+        t = [x - r.started for x in r.times]
+        window = [i for i, x in enumerate(t) if x >= t[0] + 1.0] if t else []
+        rate = (len(window) - 1) / (t[window[-1]] - t[window[0]]) if len(window) > 20 else 0.0
+        span = t[window[-1]] - t[window[0]] if len(window) > 20 else 0.0
+        gaps = sequence_problems(r.counters)
+        R.check(f"while a reader is stalled, another /main reader gets >= 95 % of {fps} fps "
+                f"({rate:.2f} fps over {span:.1f} s, no gaps)",
+                rate >= 0.95 * fps and span >= 7.0 and not gaps,
+                f"{len(r.counters)} frames; {short(gaps)}; stderr: {short(r.stderr.decode('utf-8', 'replace'))}")
+
+        # The stalled one: the daemon drops frames for it (rtsp.reader_too_slow) or ends the connection.
+        def dealt_with():
+            if re.search(r"event=rtsp\.reader_too_slow", daemon.log_text(mark)):
+                return "logged rtsp.reader_too_slow"
+            if server_end is not None and server_end not in daemon.socket_inodes():
+                return "closed the connection"
+            return None
+
+        how = wait_until(dealt_with, max(0.0, stall_start + STALL_LIMIT_S - time.monotonic()))
+        took = time.monotonic() - stall_start
+        R.check(f"the daemon deals with the stalled reader within {STALL_LIMIT_S} s "
+                f"({how or 'nothing yet'} {took:.1f} s after it stopped reading)",
+                how is not None and server_end is not None,
+                f"server socket inode {server_end}; log: {short(daemon.log_text(mark), 600)}")
+    finally:
+        stalled.close()
+
+
+def check_sessions_freed(daemon, port, user, pw, fds_at_start):
+    """7. 200 session cycles leave no descriptors behind; a SIGKILLed player's session is freed."""
+    base0 = daemon.settled_fds()
+    R.check(f"after every earlier session (the stalled one too) the daemon holds the descriptors it started with "
+            f"(+{MAX_FD_GROWTH}): {fds_at_start} -> {base0}",
+            base0 is not None and base0 <= fds_at_start + MAX_FD_GROWTH, f"{fds_at_start} -> {base0}")
+    # A background player keeps /main running, so PLAY sends the GOP cache at once and TEARDOWN races with it.
+    bg = spawn(["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-rtsp_transport", "udp",
+                "-timeout", "5000000", "-i", rtsp_url(port, "main", user, pw), "-map", "0:v:0", "-t", "60",
+                "-f", "null", "-"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # TCP connection + the RTP/RTCP socket pair of its UDP session.
+    playing = wait_until(lambda: (daemon.fds() or 0) >= base0 + 3, 10)
+    base1 = daemon.settled_fds()
+    R.check(f"a UDP player holds 3 descriptors in the daemon ({base0} -> {base1})", playing and base1 == base0 + 3,
+            f"{base0} -> {base1}")
+    failures = {"tcp": [], "udp": []}
+    cycles = 200
+    t0 = time.monotonic()
+    deadline = t0 + 40
+    done = 0
+    for i in range(cycles):
+        if time.monotonic() > deadline or not daemon.running():
+            break
+        transport = "tcp" if i % 2 == 0 else "udp"
+        stream = "main" if i % 4 < 2 else "sub"
+        udp = []
+        stage = "connect"
+        try:
+            if transport == "udp":
+                udp = udp_port_pair()
+            c = RtspClient(port, user, pw)
+            try:
+                stage = "OPTIONS..PLAY"
+                steps = c.play(stream, transport, [u.getsockname()[1] for u in udp])
+                stage = "TEARDOWN"
+                status, _, _ = c.request("TEARDOWN", c.url(stream))
+                steps.append(("TEARDOWN", status))
+            finally:
+                c.close()
+            if [s for _, s in steps] != [200] * 5:
+                failures[transport].append(f"cycle {i} (/{stream}): {steps}")
+        except (OSError, RtspError) as e:
+            failures[transport].append(f"cycle {i} (/{stream}) {stage}: {e}")
+        finally:
+            for u in udp:
+                u.close()
+        done += 1
+    took = time.monotonic() - t0
+    for transport in ("tcp", "udp"):
+        f = failures[transport]
+        R.check(f"{cycles // 2} {transport.upper()} cycles of connect/OPTIONS/DESCRIBE/SETUP/PLAY/TEARDOWN/close "
+                f"(/main playing, /sub idle) all answered 200",
+                not f and done == cycles, f"{done} of {cycles} cycles done in {took:.1f} s; {len(f)} failed, e.g. "
+                + short(f[:4], 600))
+    R.check(f"the daemon is still running after the cycles ({took:.1f} s)", daemon.running(),
+            f"exit {daemon.proc.poll()}")
+    after = wait_until(lambda: (n := daemon.fds()) is not None and n <= base1 + MAX_FD_GROWTH and n, 5)
+    R.check(f"after the cycles the daemon's descriptors are back within +{MAX_FD_GROWTH} ({base1} -> {daemon.fds()})",
+            after, f"{base1} -> {daemon.fds()}")
+    # SIGKILL the background player mid-stream: its connection closes at once, so its session must go with it.
+    t0 = time.monotonic()
+    bg.kill()
+    bg.wait(timeout=5)
+    freed = wait_until(lambda: (n := daemon.fds()) is not None and n <= base0, 70, step=0.2)
+    R.check(f"kill -9 of a playing ffmpeg frees its session: descriptors back to {base0} "
+            f"in {time.monotonic() - t0:.1f} s", freed, f"now {daemon.fds()}")
+
+
+def check_sigterm(daemon, port, user, pw):
+    """8. SIGTERM with readers connected: exit 0 within 2 s."""
+    readers = [ffmpeg_reader("sigterm tcp", rtsp_url(port, "main", user, pw), "tcp", "main", 10 ** 6, timeout=30),
+               ffmpeg_reader("sigterm udp", rtsp_url(port, "sub", user, pw), "udp", "sub", 10 ** 6, timeout=30)]
+    flowing = wait_until(lambda: all(len(r.counters) >= 5 for r in readers), 15)
+    R.check("two readers (TCP and UDP) are playing before SIGTERM", flowing,
+            f"{[len(r.counters) for r in readers]} frames")
+    mark = daemon.mark()
+    t0 = time.monotonic()
+    daemon.proc.send_signal(signal.SIGTERM)
+    try:
+        rc = daemon.proc.wait(timeout=2.0)
+    except subprocess.TimeoutExpired:
+        rc = None
+    took = time.monotonic() - t0
+    R.check(f"SIGTERM with readers connected: exit 0 in {took:.2f} s (limit 2 s)", rc == 0 and took <= 2.0,
+            f"exit {rc}; log: {short(daemon.log_text(mark), 600)}")
+    daemon.threads[1].join(timeout=2)
+    R.check("the log ends with daemon.stopped", "event=daemon.stopped" in daemon.log_text(mark),
+            short(daemon.log_text(mark), 600))
+    for r in readers:
+        reap(r.proc)
+        r.join()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    binary = os.path.abspath(ap.parse_args().bin)
+    missing = [t for t in ("ffmpeg", "ffprobe", "gst-launch-1.0") if shutil.which(t) is None]
+    if missing:
+        print(f"FAIL  the RTSP clients are installed: missing {' '.join(missing)} (scripts/deps.sh test)")
+        print("0 passed, 1 failed")
+        return 1
+    t_start = time.monotonic()
+    work = tempfile.mkdtemp(prefix="freehold-rtsp-")
+    daemon = None
+    try:
+        port = free_port()
+        config = os.path.join(work, "c.toml")
+        with open(config, "w") as f:
+            f.write(f'[http]\nbind = "{HOST}"\nhttps_port = {free_port()}\n'
+                    f"[rtsp]\nport = {port}\nudp_port_first = {UDP_FIRST}\nudp_port_last = {UDP_LAST}\n")
+            for name, s in STREAMS.items():
+                f.write(f"[stream.{name}]\n" + "".join(f"{k} = {v}\n" for k, v in s.items()))
+        daemon = Daemon(binary, os.path.join(work, "state"), config)
+        daemon.start()
+        banner = daemon.wait_for(daemon.out, r"Press Ctrl-C")
+        text = "\n".join(daemon.out)
+        m = re.search(r"(?m)^\s*username: (\S+)\n\s*password: (\S+)$", text)
+        urls = re.search(rf"rtsp://\S+:{port}/main\s+and\s+rtsp://\S+:{port}/sub", text)
+        if not R.check("the demo starts and prints the admin credentials and the rtsp:// URLs",
+                       banner and m and urls, f"stdout: {short(text)}\nlog: {short(daemon.log_text(), 800)}"):
+            return 1
+        user, pw = m.group(1), m.group(2)
+        fds_at_start = daemon.settled_fds()
+
+        check_probe(port, user, pw)
+        daemon.wait_idle(fds_at_start)
+        check_first_frame_keyframe(port, user, pw, "the first reader of an idle stream")
+        check_decode(port, user, pw)
+        check_auth(port, user, pw)
+        daemon.wait_idle(fds_at_start)
+        check_simultaneous_start(port, user, pw)
+        check_many_readers(port, user, pw)
+        check_stalled_reader(daemon, port, user, pw)
+        check_sessions_freed(daemon, port, user, pw, fds_at_start)
+        R.check("the daemon survived every check so far", daemon.running(),
+                f"exit {daemon.proc.poll()}; log: {short(daemon.log_text(max(0, daemon.mark() - 20)), 1500)}")
+        if daemon.running():
+            check_sigterm(daemon, port, user, pw)
+    finally:
+        kill_children()
+        if daemon is not None:
+            daemon.stop()
+        shutil.rmtree(work, ignore_errors=True)
+        print(f"# runtime {time.monotonic() - t_start:.1f} s", flush=True)
+        print(f"{R.passed} passed, {R.failed} failed", flush=True)
+    return 1 if R.failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
