@@ -10,7 +10,6 @@ one line per check. Standard library only; needs the `openssl` command for the T
 """
 
 import argparse
-import ctypes
 import http.client
 import json
 import os
@@ -26,6 +25,8 @@ import tempfile
 import threading
 import time
 import tomllib
+
+from common import die_with_parent, short
 
 HOST = "127.0.0.1"
 IO_TIMEOUT = 5.0  # every socket operation
@@ -78,25 +79,10 @@ class Report:
 R = Report()
 
 
-def short(value, limit=300):
-    s = value if isinstance(value, str) else repr(value)
-    return s if len(s) <= limit else s[:limit] + "..."
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # The daemon under test
 
 
-try:
-    _LIBC = ctypes.CDLL(None, use_errno=True)
-except OSError:
-    _LIBC = None
-
-
-def die_with_parent():
-    """In the child before exec: SIGKILL the daemon if this test process dies without cleaning up."""
-    if _LIBC is not None:
-        _LIBC.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG (Linux)
 
 
 def free_port():

@@ -14,7 +14,6 @@ Prints one line per check and "N passed, M failed". Standard library only; needs
 """
 
 import argparse
-import ctypes
 import hashlib
 import json
 import os
@@ -27,6 +26,13 @@ import subprocess
 import tempfile
 import threading
 import time
+
+from common import die_with_parent
+from common import short as _short
+
+
+def short(value, limit=400):
+    return _short(value, limit)
 
 HOST = "127.0.0.1"
 IO_TIMEOUT = 5.0  # every socket operation
@@ -62,25 +68,10 @@ class Report:
 R = Report()
 
 
-def short(value, limit=400):
-    s = value if isinstance(value, str) else repr(value)
-    return s if len(s) <= limit else s[:limit] + "..."
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Processes: the daemon and the clients. Every child dies with this process and is killed in the end.
 
 
-try:
-    _LIBC = ctypes.CDLL(None, use_errno=True)
-except OSError:
-    _LIBC = None
-
-
-def die_with_parent():
-    """In the child before exec: SIGKILL it if this test process dies without cleaning up."""
-    if _LIBC is not None:
-        _LIBC.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG (Linux)
 
 
 CHILDREN = []
