@@ -74,6 +74,7 @@ struct Fanout {
   std::uint32_t timestamp_offset;
   int users = 0;  // sessions playing or DESCRIBEs waiting for parameter sets
   std::uint64_t fresh_from = 0;  // first ring sequence produced since the encoder last (re)started
+  bool refused = false;  // privacy mode or stream disabled: decided once per frame, read by every session
   std::map<std::uint64_t, std::function<void()>> wakers;
   std::uint64_t next_waker = 1;
 
@@ -495,8 +496,7 @@ struct Server::Impl {
       if (c.session && c.session->playing) {
         Session& s = *c.session;
         // Privacy mode, or the stream switched off, ends playing sessions at once: not one more frame leaves.
-        Fanout* unused = nullptr;
-        if (stream_refusal(std::string(s.fanout->stream->name()), unused)) {
+        if (s.fanout->refused) {
           log::info("rtsp.session_stopped", {{"remote", c.remote}, {"reason", "privacy mode or stream disabled"}});
           co_return;
         }
@@ -620,7 +620,11 @@ Server::Server(asio::io_context& io, std::vector<media::VideoStream*> streams, D
     // Runs on the stream's thread: hand the work to the I/O thread.
     fan->stream->set_on_frame([&io, fan, impl] {
       asio::post(io, [fan, impl] {
-        if (!impl->stopping) fan->pump();
+        if (impl->stopping) return;
+        // Checked once per frame here, not once per session in every write loop.
+        Fanout* same = nullptr;
+        fan->refused = impl->stream_refusal(std::string(fan->stream->name()), same).has_value();
+        fan->pump();
       });
     });
   }
