@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Camera sources behind one interface: the only part of freeholdd that touches capture hardware. A source hands
-// out raw pictures (I420) at its own pace; the pipeline decides what to encode. Synthetic, V4L2 and file sources
+// out pictures at its own pace, either raw (I420) for an encoder or already encoded (H.264 from a UVC camera or a
+// file, JPEG) for passthrough; the pipeline decides what to do with them. Synthetic, V4L2 and file sources
 // implement it, so the whole daemon runs on any Linux host.
 #pragma once
 
@@ -12,10 +13,20 @@
 
 namespace freehold::hal {
 
-// A planar YUV 4:2:0 picture (I420): Y plane width*height, then U and V planes of (width/2)*(height/2).
+enum class PixelFormat {
+  i420,  // planar YUV 4:2:0: Y plane width*height, then U and V planes of (width/2)*(height/2)
+  h264,  // one access unit, Annex-B (start codes), SPS/PPS in front of every IDR
+  jpeg,  // one baseline JFIF/JPEG picture
+};
+
+[[nodiscard]] const char* to_string(PixelFormat f);
+
+// One picture: raw I420 (the plane accessors apply), or one encoded access unit in `data`.
 struct Picture {
   int width = 0;
   int height = 0;
+  PixelFormat format = PixelFormat::i420;
+  bool keyframe = false;  // encoded formats: decodable on its own (H.264 IDR; every JPEG)
   std::vector<std::uint8_t> data;
   std::int64_t capture_us = 0;    // monotonic capture time
   std::int64_t wallclock_us = 0;  // UTC, microseconds since the epoch (burned in by the synthetic source)
@@ -30,6 +41,8 @@ struct Picture {
   void allocate(int w, int h) {
     width = w;
     height = h;
+    format = PixelFormat::i420;
+    keyframe = true;
     data.resize(static_cast<std::size_t>(w) * h * 3 / 2);
   }
 };
@@ -43,6 +56,8 @@ class Source {
   [[nodiscard]] virtual int width() const = 0;
   [[nodiscard]] virtual int height() const = 0;
   [[nodiscard]] virtual int fps() const = 0;
+  // What next() delivers. An encoded source is passed through, never decoded and re-encoded.
+  [[nodiscard]] virtual PixelFormat format() const { return PixelFormat::i420; }
 };
 
 struct SyntheticOptions {
