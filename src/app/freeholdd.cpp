@@ -259,6 +259,10 @@ class Daemon final {
     rtsp::ServerOptions ro;
     ro.bind_address = cfg().get_string("http.bind");
     ro.port = static_cast<std::uint16_t>(cfg().get_int("rtsp.port"));
+    if (cfg().get_bool("rtsp.tls_enabled")) {
+      ro.tls = &tls_;
+      ro.tls_port = static_cast<std::uint16_t>(cfg().get_int("rtsp.tls_port"));
+    }
     ro.max_sessions = static_cast<std::size_t>(cfg().get_int("rtsp.max_sessions"));
     ro.udp_port_first = static_cast<std::uint16_t>(cfg().get_int("rtsp.udp_port_first"));
     ro.udp_port_last = static_cast<std::uint16_t>(cfg().get_int("rtsp.udp_port_last"));
@@ -268,7 +272,8 @@ class Daemon final {
       return false;
     }
     camera_->start();
-    log::info("rtsp.ready", {{"port", rtsp_->port()}, {"streams", camera_->streams().size()}});
+    log::info("rtsp.ready", {{"port", rtsp_->port()}, {"tls_port", rtsp_->tls_port()},
+                             {"streams", camera_->streams().size()}});
     return true;
   }
 
@@ -283,7 +288,8 @@ class Daemon final {
                          {"readers", s->readers()},
                          {"frames_encoded", st.frames_encoded},
                          {"bytes_encoded", st.bytes_encoded},
-                         {"frames_skipped_idle", st.frames_skipped_idle}});
+                         {"frames_skipped_idle", st.frames_skipped_idle},
+                         {"frames_lost_busy", st.frames_lost_busy}});
     }
     nlohmann::json rtsp = nullptr;
     if (rtsp_) {
@@ -326,8 +332,12 @@ class Daemon final {
     if (server_->plain_port()) std::printf("  plain HTTP (LAN protocols): http://%s:%u/\n", host.c_str(), server_->plain_port());
     std::printf("  health:            https://%s:%u/api/v1/health\n", host.c_str(), server_->https_port());
     if (rtsp_) {
-      std::printf("  RTSP:              rtsp://%s:%u/main  and  rtsp://%s:%u/sub  \n", host.c_str(),
+      std::printf("  RTSP:              rtsp://%s:%u/main  and  rtsp://%s:%u/sub\n", host.c_str(),
                   rtsp_->port(), host.c_str(), rtsp_->port());
+      if (rtsp_->tls_port()) {
+        std::printf("  RTSPS:             rtsps://%s:%u/main  and  rtsps://%s:%u/sub  (same certificate)\n",
+                    host.c_str(), rtsp_->tls_port(), host.c_str(), rtsp_->tls_port());
+      }
     }
     if (!demo_password_.empty()) {
       std::printf("\nAdmin credentials (shown only this once):\n  username: admin\n  password: %s\n\n",
@@ -495,7 +505,8 @@ int main(int argc, char** argv) {
   if (opts->demo) {
     // Unprivileged ports, so the demo runs as any user beside other services, unless the file chose others.
     for (auto [key, port] :
-         {std::pair{"http.https_port", 8443}, std::pair{"http.plain_port", 8080}, std::pair{"rtsp.port", 8554}}) {
+         {std::pair{"http.https_port", 8443}, std::pair{"http.plain_port", 8080}, std::pair{"rtsp.port", 8554},
+          std::pair{"rtsp.tls_port", 8322}}) {
       if (config->get(key) == find_setting(key)->default_value) config->set_validated(key, std::int64_t{port});
     }
   }

@@ -127,6 +127,9 @@ std::vector<SettingSpec> build_schema() {
 
   s.push_back(boolean("rtsp.enabled", true, "RTSP server (rtsp://HOST:PORT/main and /sub)", Role::admin, true));
   s.push_back(integer("rtsp.port", 554, 1, 65535, "", "RTSP port", Role::admin, true));
+  s.push_back(boolean("rtsp.tls_enabled", true, "RTSPS: RTSP inside TLS (rtsps://HOST:PORT/main), media in TLS too",
+                      Role::admin, true));
+  s.push_back(integer("rtsp.tls_port", 322, 1, 65535, "", "RTSPS port", Role::admin, true));
   s.push_back(integer("rtsp.max_sessions", 64, 1, 4096, "", "Concurrent RTSP connections", Role::admin, true));
   s.push_back(integer("rtsp.udp_port_first", 20000, 1024, 65000, "", "First of the UDP ports for RTP/RTCP pairs",
                       Role::admin, true));

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "media/capture.hpp"
 
-#include <utility>
 
 extern "C" {
 #include <libswscale/swscale.h>
@@ -30,7 +29,7 @@ class PicturePool {
   }
 
  private:
-  static constexpr std::size_t kMax = 6;
+  static constexpr std::size_t kMax = 12;
   std::vector<std::shared_ptr<hal::Picture>> pool_;
 };
 
@@ -65,8 +64,22 @@ struct Capture::Scaler {
 
 PicturePtr Feed::wait(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  cv_.wait_for(lock, timeout, [this] { return pending_ != nullptr; });
-  return std::exchange(pending_, nullptr);
+  cv_.wait_for(lock, timeout, [this] { return !pending_.empty(); });
+  if (pending_.empty()) return nullptr;
+  PicturePtr p = std::move(pending_.front());
+  pending_.pop_front();
+  return p;
+}
+
+void Feed::set_active(bool active) {
+  std::lock_guard lock(mutex_);
+  active_ = active;
+  if (!active) pending_.clear();  // a stream that wakes up later must not start with stale pictures
+}
+
+std::uint64_t Feed::lost() const {
+  std::lock_guard lock(mutex_);
+  return lost_;
 }
 
 void Feed::want(const FeedWants& w) {
@@ -145,7 +158,11 @@ void Capture::run() {
       }
       {
         std::lock_guard lock(f.mutex_);
-        f.pending_ = std::move(give);
+        if (f.pending_.size() >= kFeedDepth) {
+          f.pending_.pop_front();
+          ++f.lost_;
+        }
+        f.pending_.push_back(std::move(give));
       }
       f.cv_.notify_one();
     }

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // One camera feeding every consumer (the stream encoders, later analytics): a thread pulls pictures from the
 // source and offers each subscriber the newest one, scaled to the size and thinned to the rate it asked for. A
-// subscriber is a one-picture mailbox: if it is still busy with the last picture it gets the newest one later and
-// misses the ones between, so a slow encoder never delays capture or another stream.
+// subscriber is a short queue (kFeedDepth pictures): an encoder that hiccups catches up, one that stays behind loses
+// the oldest pictures, so a slow encoder never delays capture or another stream.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -29,23 +30,27 @@ struct FeedWants {
   bool passthrough = false;
 };
 
+inline constexpr std::size_t kFeedDepth = 3;
+
 class Feed final {
  public:
-  // Waits up to `timeout` for a picture newer than the last one taken; nullptr if none came.
+  // Waits up to `timeout` for the oldest picture not taken yet; nullptr if none came.
   [[nodiscard]] PicturePtr wait(std::chrono::milliseconds timeout);
   // Live reconfiguration: the next pictures follow the new wishes.
   void want(const FeedWants& w);
   [[nodiscard]] FeedWants wants() const;
   // An inactive feed (nobody watches the stream) costs the capture thread nothing: no scaling, no hand-over.
-  void set_active(bool active) { active_ = active; }
+  void set_active(bool active);
   [[nodiscard]] bool active() const { return active_; }
+  [[nodiscard]] std::uint64_t lost() const;
 
  private:
   friend class Capture;
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   FeedWants wants_;
-  PicturePtr pending_;
+  std::deque<PicturePtr> pending_;
+  std::uint64_t lost_ = 0;  // pictures pushed out of a full queue
   std::atomic<bool> active_{true};
   int credit_ = 0;  // rate thinning, capture thread only
 };

@@ -71,7 +71,7 @@ void VideoStream::remove_reader() {
   if (readers_.fetch_sub(1) == 1 && idles_) feed_->set_active(false);
 }
 
-StreamStats VideoStream::stats() const { return {frames_.load(), bytes_.load(), skipped_.load()}; }
+StreamStats VideoStream::stats() const { return {frames_.load(), bytes_.load(), skipped_.load(), feed_->lost()}; }
 
 void VideoStream::apply_pending() {
   std::optional<EncoderSettings> next;

@@ -24,6 +24,7 @@ struct StreamStats {
   std::uint64_t frames_encoded = 0;
   std::uint64_t bytes_encoded = 0;
   std::uint64_t frames_skipped_idle = 0;  // captured while nobody was reading
+  std::uint64_t frames_lost_busy = 0;     // captured while the encoder was too far behind
 };
 
 class VideoStream final {

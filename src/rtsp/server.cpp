@@ -8,6 +8,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -141,8 +142,10 @@ struct Session {
   Clock::time_point last_report;
 };
 
+// RTSP over TCP, or RTSPS: the same protocol inside TLS on its own port.
 struct Connection {
-  tcp::socket socket;
+  std::optional<tcp::socket> plain;
+  std::optional<asio::ssl::stream<tcp::socket>> tls;
   std::string remote;
   MessageParser parser;
   std::deque<std::string> out;  // serialized responses, written before any media
@@ -154,9 +157,16 @@ struct Connection {
   std::string user;  // authenticated user, for the audit
   std::uint64_t waker_id = 0;
 
-  Connection(tcp::socket s, std::string r) : socket(std::move(s)), remote(std::move(r)), wake(socket.get_executor()) {
+  Connection(tcp::socket s, asio::ssl::context* tls_context, std::string r)
+      : remote(std::move(r)), wake(s.get_executor()) {
+    if (tls_context) {
+      tls.emplace(std::move(s), *tls_context);
+    } else {
+      plain.emplace(std::move(s));
+    }
     wake.expires_at(Clock::time_point::max());
   }
+  tcp::socket& socket() { return tls ? tls->next_layer() : *plain; }
 };
 
 struct Server::Impl {
@@ -166,6 +176,7 @@ struct Server::Impl {
   std::vector<std::unique_ptr<Fanout>> fanouts;
   DigestAuth digest;
   std::optional<tcp::acceptor> acceptor;
+  std::optional<tcp::acceptor> tls_acceptor;
   std::list<Connection*> connections;
   std::uint16_t next_udp_port;
   std::uint64_t session_serial = 0;
@@ -193,19 +204,24 @@ struct Server::Impl {
     c.wake.cancel();
   }
 
-  // nullopt: the request may proceed. Otherwise the refusal to send.
+  // nullopt: the request may proceed. Otherwise the refusal to send. Digest always; Basic only inside TLS, where
+  // the password is not in the clear.
   std::optional<Response> authorize(Connection& c, const Request& req) {
     const auto now = Clock::now();
     const std::string source = lockout_source_key(c.remote);
     Response challenge;
     challenge.status = 401;
     challenge.header("WWW-Authenticate", digest.challenge(now));
+    if (c.tls) challenge.header("WWW-Authenticate", digest.basic_challenge());
     auto auth = req.header("Authorization");
     if (!auth) return challenge;
-    std::string error;
-    auto creds = auth_scheme(*auth) == AuthScheme::digest ? parse_digest_authorization(*auth, &error) : std::nullopt;
-    if (!creds) return challenge;  // Basic is refused without TLS: it would send the password in clear
-    const std::string user_key = "user:" + creds->username;
+    std::optional<DigestCredentials> dcreds;
+    std::optional<BasicCredentials> bcreds;
+    if (auth_scheme(*auth) == AuthScheme::digest) dcreds = parse_digest_authorization(*auth);
+    if (auth_scheme(*auth) == AuthScheme::basic && c.tls) bcreds = parse_basic_authorization(*auth);
+    if (!dcreds && !bcreds) return challenge;
+    const std::string& username = dcreds ? dcreds->username : bcreds->username;
+    const std::string user_key = "user:" + username;
     if (auto wait = std::max(deps.lockout.retry_after(source, now), deps.lockout.retry_after(user_key, now))) {
       Response r;
       r.status = 403;
@@ -213,28 +229,34 @@ struct Server::Impl {
       r.header("Content-Type", "text/plain");
       return r;
     }
-    auto password = deps.accounts.legacy_secret(creds->username);
+    auto password = deps.accounts.legacy_secret(username);
     // An unknown user is checked against a random password: same work, same answer as a wrong password.
-    const auto verdict = digest.verify(*creds, req.method, req.uri,
-                                       password ? *password : crypto::random_bytes(16), now);
+    const std::string secret = password ? *password : crypto::random_bytes(16);
+    DigestVerdict verdict = DigestVerdict::wrong_response;
+    if (dcreds) {
+      verdict = digest.verify(*dcreds, req.method, req.uri, secret, now);
+    } else if (crypto::equal_constant_time(bcreds->password, secret)) {
+      verdict = DigestVerdict::ok;
+    }
     if (verdict == DigestVerdict::ok && password) {
       deps.lockout.success(source);
       deps.lockout.success(user_key);
-      if (c.user != creds->username) {
-        c.user = creds->username;
-        deps.audit.record("user:" + c.user, c.remote, "rtsp_login", req.uri);
+      if (c.user != username) {
+        c.user = username;
+        deps.audit.record("user:" + c.user, c.remote, c.tls ? "rtsps_login" : "rtsp_login", req.uri);
       }
       return std::nullopt;
     }
     if (verdict == DigestVerdict::stale) {
       challenge.headers.clear();
       challenge.header("WWW-Authenticate", digest.challenge(now, true));
+      if (c.tls) challenge.header("WWW-Authenticate", digest.basic_challenge());
       return challenge;
     }
     ++totals.auth_failures;
     deps.lockout.failure(source, now);
     deps.lockout.failure(user_key, now);
-    deps.audit.record("user:" + creds->username, c.remote, "rtsp_login_failed", std::string(to_string(verdict)));
+    deps.audit.record(user_key, c.remote, "rtsp_login_failed", std::string(to_string(verdict)));
     return challenge;
   }
 
@@ -335,7 +357,7 @@ struct Server::Impl {
       boost::system::error_code ec;
       SdpVideo v;
       v.session_name = "Freehold " + *name;
-      v.origin_address = c.socket.local_endpoint(ec).address().to_string();
+      v.origin_address = c.socket().local_endpoint(ec).address().to_string();
       if (v.origin_address.starts_with("::ffff:")) v.origin_address = v.origin_address.substr(7);
       v.session_id = reinterpret_cast<std::uintptr_t>(fan) & 0xffffffff;
       v.sps = fan->packetizer.sps();
@@ -362,7 +384,10 @@ struct Server::Impl {
         co_return;
       }
       std::string why;
-      auto t = choose_transport(req.header("Transport").value_or(""), {}, &why);
+      // Inside TLS the media stays inside TLS: UDP would send it in the clear.
+      TransportSupport support;
+      support.udp = !c.tls;
+      auto t = choose_transport(req.header("Transport").value_or(""), support, &why);
       if (!t) {
         r.status = 461;
         r.body = why + "\n";
@@ -383,7 +408,7 @@ struct Server::Impl {
         reply.interleaved = PortRange{s.channel, static_cast<std::uint16_t>(s.channel + 1)};
       } else {
         boost::system::error_code ec;
-        const auto local = c.socket.local_endpoint(ec).address();
+        const auto local = c.socket().local_endpoint(ec).address();
         if (auto err = open_udp(s, local)) {
           r.status = 453;  // Not Enough Bandwidth: the closest RFC 2326 has to "out of ports"
           r.body = *err + "\n";
@@ -391,7 +416,7 @@ struct Server::Impl {
           co_return;
         }
         s.tcp = false;
-        const auto peer = c.socket.remote_endpoint(ec).address();
+        const auto peer = c.socket().remote_endpoint(ec).address();
         const auto cp = *t->client_port;
         s.client_rtp = udp::endpoint(peer, cp.first);
         s.client_rtcp = udp::endpoint(peer, cp.last != cp.first ? cp.last : static_cast<std::uint16_t>(cp.first + 1));
@@ -452,7 +477,13 @@ struct Server::Impl {
   awaitable<void> read_loop(Connection& c) {
     std::array<char, 4096> buf;
     for (;;) {
-      auto [ec, n] = co_await c.socket.async_read_some(asio::buffer(buf), tuple_awaitable);
+      boost::system::error_code ec;
+      std::size_t n = 0;
+      if (c.tls) {
+        std::tie(ec, n) = co_await c.tls->async_read_some(asio::buffer(buf), tuple_awaitable);
+      } else {
+        std::tie(ec, n) = co_await c.plain->async_read_some(asio::buffer(buf), tuple_awaitable);
+      }
       if (ec) co_return;
       c.last_rx = Clock::now();
       std::string_view data(buf.data(), n);
@@ -474,7 +505,13 @@ struct Server::Impl {
 
   awaitable<bool> send(Connection& c, const std::vector<asio::const_buffer>& buffers) {
     c.write_started = Clock::now();
-    auto [ec, n] = co_await asio::async_write(c.socket, buffers, tuple_awaitable);
+    boost::system::error_code ec;
+    std::size_t n = 0;
+    if (c.tls) {
+      std::tie(ec, n) = co_await asio::async_write(*c.tls, buffers, tuple_awaitable);
+    } else {
+      std::tie(ec, n) = co_await asio::async_write(*c.plain, buffers, tuple_awaitable);
+    }
     c.write_started.reset();
     co_return !ec;
   }
@@ -593,20 +630,35 @@ struct Server::Impl {
     }
   }
 
-  awaitable<void> connection(tcp::socket socket) {
+  // The TLS handshake of an RTSPS connection, within the request deadline.
+  awaitable<bool> handshake(Connection& c) {
+    asio::steady_timer deadline(io);
+    deadline.expires_after(options.request_timeout);
+    auto result = co_await (c.tls->async_handshake(asio::ssl::stream_base::server, tuple_awaitable) ||
+                            deadline.async_wait(tuple_awaitable));
+    if (result.index() == 1) {
+      log::info("rtsps.handshake_failed", {{"remote", c.remote}, {"error", "timed out"}});
+      co_return false;
+    }
+    auto [ec] = std::get<0>(result);
+    if (ec) log::info("rtsps.handshake_failed", {{"remote", c.remote}, {"error", ec.message()}});
+    co_return !ec;
+  }
+
+  awaitable<void> connection(tcp::socket socket, bool secure) {
     boost::system::error_code ec;
     std::string remote = socket.remote_endpoint(ec).address().to_string();
     if (remote.starts_with("::ffff:")) remote = remote.substr(7);
-    Connection c(std::move(socket), std::move(remote));
+    Connection c(std::move(socket), secure ? options.tls : nullptr, std::move(remote));
     auto reg = connections.insert(connections.end(), &c);
     try {
-      co_await (read_loop(c) || write_loop(c) || watchdog(c));
+      if (!c.tls || co_await handshake(c)) co_await (read_loop(c) || write_loop(c) || watchdog(c));
     } catch (const std::exception& e) {
       log::error("rtsp.connection_failed", {{"remote", c.remote}, {"error", e.what()}});
     }
     end_session(c);
     connections.erase(reg);
-    c.socket.close(ec);
+    c.socket().close(ec);
   }
 
 };
@@ -635,18 +687,29 @@ Server::~Server() {
 }
 
 std::optional<std::string> Server::start() {
-  auto& acc = impl_->acceptor.emplace(impl_->io);
-  if (auto e = net::listen(acc, impl_->options.bind_address, impl_->options.port)) {
-    impl_->acceptor.reset();
-    return "rtsp: " + *e;
-  }
   Impl* impl = impl_.get();
-  net::AcceptPolicy p{"rtsp", [impl] { return impl->connections.size(); }, impl->options.max_sessions,
-                      [impl] { return impl->stopping; },
-                      [impl](tcp::socket s) {
-                        asio::co_spawn(impl->io, impl->connection(std::move(s)), net::log_failure("rtsp"));
-                      }};
-  asio::co_spawn(impl_->io, net::accept_loop(acc, std::move(p)), asio::detached);
+  // Both listeners share one session limit.
+  auto serve = [impl](std::optional<tcp::acceptor>& slot, std::uint16_t port, bool secure) -> std::optional<std::string> {
+    const char* name = secure ? "rtsps" : "rtsp";
+    auto& acc = slot.emplace(impl->io);
+    if (auto e = net::listen(acc, impl->options.bind_address, port)) {
+      slot.reset();
+      return std::string(name) + ": " + *e;
+    }
+    net::AcceptPolicy p{name, [impl] { return impl->connections.size(); }, impl->options.max_sessions,
+                        [impl] { return impl->stopping; },
+                        [impl, secure](tcp::socket s) {
+                          asio::co_spawn(impl->io, impl->connection(std::move(s), secure), net::log_failure("rtsp"));
+                        }};
+    asio::co_spawn(impl->io, net::accept_loop(acc, std::move(p)), asio::detached);
+    return std::nullopt;
+  };
+  if (impl->options.plain_enabled) {
+    if (auto e = serve(impl->acceptor, impl->options.port, false)) return e;
+  }
+  if (impl->options.tls) {
+    if (auto e = serve(impl->tls_acceptor, impl->options.tls_port, true)) return e;
+  }
   return std::nullopt;
 }
 
@@ -654,8 +717,9 @@ void Server::stop() {
   impl_->stopping = true;
   boost::system::error_code ec;
   if (impl_->acceptor) impl_->acceptor->close(ec);
+  if (impl_->tls_acceptor) impl_->tls_acceptor->close(ec);
   for (auto* c : impl_->connections) {
-    c->socket.close(ec);
+    c->socket().close(ec);
     c->wake.cancel();
   }
 }
@@ -663,6 +727,11 @@ void Server::stop() {
 std::uint16_t Server::port() const {
   boost::system::error_code ec;
   return impl_->acceptor ? impl_->acceptor->local_endpoint(ec).port() : 0;
+}
+
+std::uint16_t Server::tls_port() const {
+  boost::system::error_code ec;
+  return impl_->tls_acceptor ? impl_->tls_acceptor->local_endpoint(ec).port() : 0;
 }
 
 std::size_t Server::connections() const { return impl_->connections.size(); }

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The RTSP 1.0 server (RFC 2326): rtsp://HOST:PORT/main and /sub, H.264 over RTP (RFC 6184), RTP over the RTSP TCP
-// connection (interleaved) or over UDP unicast, Digest authentication against the device's accounts.
+// connection (interleaved) or over UDP unicast, Digest authentication against the device's accounts; RTSPS (the same
+// inside TLS) on a port of its own.
 // Each frame is packetized once per stream; every session is a cursor into that stream's ring of packetized
 // frames, sent in one write per batch. A session that cannot keep up skips to the next keyframe and is counted;
 // it never slows another. Runs on the I/O thread.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -24,7 +26,12 @@ namespace freehold::rtsp {
 
 struct ServerOptions {
   std::string bind_address = "::";
+  bool plain_enabled = true;
   std::uint16_t port = 554;  // 0: any free port (tests)
+  // RTSPS (RTSP inside TLS) listens on its own port when a TLS context is given. Media then goes only interleaved
+  // in the TLS connection (UDP would leave it in clear), and Basic authentication is accepted too.
+  boost::asio::ssl::context* tls = nullptr;
+  std::uint16_t tls_port = 322;
   std::size_t max_sessions = 64;
   std::chrono::seconds request_timeout{10};  // to receive a whole request
   std::chrono::seconds session_timeout{60};  // a session that shows no sign of life is closed
@@ -58,7 +65,8 @@ class Server final {
 
   [[nodiscard]] std::optional<std::string> start();
   void stop();
-  [[nodiscard]] std::uint16_t port() const;
+  [[nodiscard]] std::uint16_t port() const;      // 0 when not listening
+  [[nodiscard]] std::uint16_t tls_port() const;  // 0 when not listening
   [[nodiscard]] ServerStats stats() const;
   [[nodiscard]] std::size_t connections() const;
 

@@ -57,7 +57,7 @@ def main():
         # The demo: a random admin password printed once, as "username: X" / "password: Y".
         cfg = os.path.join(work, "demo.toml")
         with open(cfg, "w") as f:
-            f.write(f'[http]\nbind = "127.0.0.1"\nhttps_port = {free_port()}\n[rtsp]\nport = {free_port()}\n')
+            f.write(f'[http]\nbind = "127.0.0.1"\nhttps_port = {free_port()}\n[rtsp]\nport = {free_port()}\ntls_port = {free_port()}\n')
         passwords = []
         for i in range(2):
             d = subprocess.Popen([binary, "--demo", "--config", cfg, "--state-dir", os.path.join(work, f"demo{i}")],

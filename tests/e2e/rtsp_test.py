@@ -347,9 +347,9 @@ class Reader:
         return out
 
 
-def rtsp_url(port, stream, user=None, password=None):
+def rtsp_url(port, stream, user=None, password=None, scheme="rtsp"):
     cred = f"{user}:{password}@" if user is not None else ""
-    return f"rtsp://{cred}{HOST}:{port}/{stream}"
+    return f"{scheme}://{cred}{HOST}:{port}/{stream}"
 
 
 def ffmpeg_reader(name, url, transport, stream, frames, timeout=30):
@@ -361,9 +361,11 @@ def ffmpeg_reader(name, url, transport, stream, frames, timeout=30):
     return Reader(name, cmd, stream, frames, timeout, exits_by_itself=True)
 
 
-def gst_reader(name, port, stream, user, password, protocol, frames, timeout=30):
-    cmd = ["gst-launch-1.0", "-q", "rtspsrc", f"location=rtsp://{HOST}:{port}/{stream}", f"protocols={protocol}",
-           f"user-id={user}", f"user-pw={password}", "latency=200", "tcp-timeout=5000000",
+def gst_reader(name, port, stream, user, password, protocol, frames, timeout=30, scheme="rtsp"):
+    # The device's certificate is self-signed: validation off (the fingerprint is what an owner pins).
+    tls = ["tls-validation-flags=0"] if scheme == "rtsps" else []
+    cmd = ["gst-launch-1.0", "-q", "rtspsrc", f"location={scheme}://{HOST}:{port}/{stream}", f"protocols={protocol}",
+           f"user-id={user}", f"user-pw={password}", "latency=200", "tcp-timeout=5000000", *tls,
            "!", "rtph264depay", "!", "h264parse", "!", "avdec_h264", "!", "videoconvert", "!",
            "video/x-raw,format=GRAY8", "!", "fdsink", "fd=1"]
     return Reader(name, cmd, stream, frames, timeout, exits_by_itself=False)
@@ -759,6 +761,78 @@ def check_auth(port, user, pw):
             rc not in (0, None) and "404" in err, f"exit {rc}: {short(err)}")
 
 
+def tls_exchange(port, request, timeout=IO_TIMEOUT):
+    """Sends one request inside TLS and returns the response head ('' and the error if TLS or I/O failed)."""
+    import ssl
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection((HOST, port), timeout=timeout) as raw:
+            with ctx.wrap_socket(raw) as s:
+                s.settimeout(timeout)
+                s.sendall(request.encode())
+                data, deadline = b"", time.monotonic() + timeout
+                while b"\r\n\r\n" not in data and time.monotonic() < deadline:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                return data.decode("utf-8", "replace")
+    except (OSError, ValueError) as e:
+        return f"({e})"
+
+
+def check_rtsps(port, tls_port, user, pw):
+    """RTSPS: the same streams inside TLS on their own port, with ffmpeg and GStreamer; media only interleaved in
+    TLS (UDP refused); Basic authentication only inside TLS."""
+    readers = [ffmpeg_reader("ffmpeg rtsps", rtsp_url(tls_port, "main", user, pw, "rtsps"), "tcp", "main", 60),
+               gst_reader("gst rtsps", tls_port, "sub", user, pw, "tcp", 30, scheme="rtsps")]
+    for r in readers:
+        r.join()
+    report_reader("ffmpeg decodes 60 frames of rtsps://.../main over TLS, no gaps", readers[0])
+    report_reader("GStreamer rtspsrc decodes 30 frames of rtsps://.../sub over TLS, no gaps", readers[1])
+    import base64
+    basic = base64.b64encode(f"{user}:{pw}".encode()).decode()
+    wrong = base64.b64encode(f"{user}:{pw}x".encode()).decode()
+    req = "DESCRIBE {scheme}://" + HOST + ":{port}/main RTSP/1.0\r\nCSeq: 3\r\nAuthorization: Basic {cred}\r\n\r\n"
+    head = tls_exchange(tls_port, req.format(scheme="rtsps", port=tls_port, cred=basic))
+    R.check("Basic credentials inside TLS: DESCRIBE 200 with an SDP", head.startswith("RTSP/1.0 200"), short(head))
+    setup = ("SETUP rtsps://" + HOST + f":{tls_port}/main/trackID=0 RTSP/1.0\r\nCSeq: 4\r\n"
+             f"Authorization: Basic {basic}\r\nTransport: RTP/AVP;unicast;client_port=40000-40001\r\n\r\n")
+    head = tls_exchange(tls_port, setup)
+    R.check("RTSPS refuses RTP over UDP (media would leave TLS): SETUP with client_port gets 461",
+            head.startswith("RTSP/1.0 461"), short(head))
+    head = tls_exchange(tls_port, req.format(scheme="rtsps", port=tls_port, cred=wrong))
+    R.check("a wrong Basic password inside TLS: 401 offering Digest and Basic",
+            head.startswith("RTSP/1.0 401") and re.search(r"(?im)^WWW-Authenticate: Basic ", head)
+            and re.search(r"(?im)^WWW-Authenticate: Digest ", head), short(head))
+    try:
+        with socket.create_connection((HOST, port), timeout=IO_TIMEOUT) as s:
+            s.settimeout(IO_TIMEOUT)
+            s.sendall(req.format(scheme="rtsp", port=port, cred=basic).encode())
+            data, deadline = b"", time.monotonic() + IO_TIMEOUT
+            while b"\r\n\r\n" not in data and time.monotonic() < deadline:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        head = data.decode("utf-8", "replace")
+    except OSError as e:
+        head = f"({e})"
+    R.check("the right Basic credentials over plain RTSP: 401, Digest only (Basic would expose the password)",
+            head.startswith("RTSP/1.0 401") and not re.search(r"(?im)^WWW-Authenticate: Basic", head), short(head))
+    try:
+        with socket.create_connection((HOST, tls_port), timeout=IO_TIMEOUT) as s:
+            s.settimeout(IO_TIMEOUT)
+            s.sendall(f"OPTIONS rtsp://{HOST}:{tls_port}/ RTSP/1.0\r\nCSeq: 1\r\n\r\n".encode())
+            answer = s.recv(4096)
+    except OSError as e:
+        answer = str(e).encode()
+    R.check("plain RTSP to the RTSPS port gets no RTSP answer (TLS only there)", not answer.startswith(b"RTSP/"),
+            short(answer))
+
+
 def check_many_readers(port, user, pw):
     """5. Eight readers at once, four per stream, TCP and UDP mixed: all get 60 frames without a gap. One reader
     per stream starts it; the other three join once it plays (see check_simultaneous_start for joining at once)."""
@@ -938,11 +1012,12 @@ def main():
     work = tempfile.mkdtemp(prefix="freehold-rtsp-")
     daemon = None
     try:
-        port = free_port()
+        port, tls_port = free_port(), free_port()
         config = os.path.join(work, "c.toml")
         with open(config, "w") as f:
             f.write(f'[http]\nbind = "{HOST}"\nhttps_port = {free_port()}\n'
-                    f"[rtsp]\nport = {port}\nudp_port_first = {UDP_FIRST}\nudp_port_last = {UDP_LAST}\n")
+                    f"[rtsp]\nport = {port}\ntls_port = {tls_port}\n"
+                    f"udp_port_first = {UDP_FIRST}\nudp_port_last = {UDP_LAST}\n")
             for name, s in STREAMS.items():
                 f.write(f"[stream.{name}]\n" + "".join(f"{k} = {v}\n" for k, v in s.items()))
         daemon = Daemon(binary, os.path.join(work, "state"), config)
@@ -962,6 +1037,7 @@ def main():
         check_first_frame_keyframe(port, user, pw, "the first reader of an idle stream")
         check_decode(port, user, pw)
         check_auth(port, user, pw)
+        check_rtsps(port, tls_port, user, pw)
         daemon.wait_idle(fds_at_start)
         check_simultaneous_start(port, user, pw)
         check_many_readers(port, user, pw)
