@@ -95,6 +95,11 @@ void add_stream_profile(std::vector<SettingSpec>& out, const std::string& name, 
   out.push_back(integer(p + "bitrate_kbps", kbps, 64, 20000, "kbit/s", "Target bitrate", Role::operator_));
   out.push_back(choice(p + "rate_control", "vbr", {"cbr", "vbr"}, "Constant or variable bitrate", Role::operator_));
   out.push_back(integer(p + "gop", fps * 2, 1, 600, "frames", "Keyframe interval", Role::operator_));
+  auto encoder = choice(p + "encoder", "auto", {"auto", "x264", "v4l2m2m"},
+                        "H.264 encoder: the V4L2 M2M hardware one when present (auto), or x264 in software",
+                        Role::operator_);
+  encoder.restart_required = true;
+  out.push_back(std::move(encoder));
   // A reader's SDP names the codec, so a change reaches readers only when they reconnect: applied at restart.
   auto codec_spec = choice(p + "codec", std::move(codec), {"h264"}, "Encoding", Role::operator_);
   codec_spec.restart_required = true;

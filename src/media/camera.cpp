@@ -1,12 +1,31 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "media/camera.hpp"
 
+#include <cstdarg>
+#include <mutex>
+
+extern "C" {
+#include <libavutil/log.h>
+}
+
 #include "core/log.hpp"
 
 namespace freehold::media {
 namespace {
 
 constexpr const char* kProfiles[] = {"main", "sub"};
+
+// libav* messages go to our log at debug level, in our format, instead of raw to stderr: what matters (a file that
+// cannot be read, no hardware encoder) we report ourselves, with the reason.
+void libav_log(void* avcl, int level, const char* fmt, va_list args) {
+  if (level > AV_LOG_WARNING) return;
+  char line[512];
+  int prefix = 1;
+  av_log_format_line2(avcl, level, fmt, args, line, sizeof line, &prefix);
+  std::string text(line);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  if (!text.empty()) log::debug("libav.message", {{"text", text}});
+}
 
 std::unique_ptr<hal::Source> open_source(const Config& c, std::string* error) {
   const std::string& kind = c.get_string("source.kind");
@@ -30,9 +49,14 @@ std::unique_ptr<hal::Source> open_source(const Config& c, std::string* error) {
   return hal::make_synthetic_source(so);
 }
 
-EncoderFactory factory_for(const std::string& codec) {
-  (void)codec;  // only H.264 so far
-  return [](const EncoderSettings& s, std::string* err) { return make_x264_encoder(s, err); };
+EncoderFactory factory_for(const Config& c, const std::string& name) {
+  const std::string which = c.get_string("stream." + name + ".encoder");
+  return [which, name](const EncoderSettings& s, std::string* err) {
+    std::string chosen;
+    auto e = make_h264_encoder(which, s, err, &chosen);
+    if (e) log::info("stream.encoder", {{"stream", name}, {"encoder", chosen}});
+    return e;
+  };
 }
 
 bool same(const EncoderSettings& a, const EncoderSettings& b) {
@@ -55,6 +79,8 @@ EncoderSettings profile_settings(const Config& c, const std::string& name) {
 }
 
 std::unique_ptr<Camera> Camera::open(const Config& c, std::string* error) {
+  static std::once_flag once;
+  std::call_once(once, [] { av_log_set_callback(libav_log); });
   auto source = open_source(c, error);
   if (!source) return nullptr;
   std::unique_ptr<Camera> cam(new Camera());
@@ -67,7 +93,7 @@ std::unique_ptr<Camera> Camera::open(const Config& c, std::string* error) {
                               {"fps", cam->capture_->fps()}});
   for (const char* name : kProfiles) {
     EncoderSettings es = profile_settings(c, name);
-    EncoderFactory make = factory_for(c.get_string(std::string("stream.") + name + ".codec"));
+    EncoderFactory make = factory_for(c, name);
     if (encoded) {
       if (std::string(name) != "main") {
         log::warn("stream.unavailable", {{"stream", name},
@@ -82,15 +108,15 @@ std::unique_ptr<Camera> Camera::open(const Config& c, std::string* error) {
       const Codec codec = cam->capture_->format() == hal::PixelFormat::h264 ? Codec::h264 : Codec::mjpeg;
       make = [codec](const EncoderSettings&, std::string*) { return make_passthrough_encoder(codec); };
     }
-    std::string err;
-    if (!make(es, &err)) {
-      log::error("stream.encoder_failed", {{"stream", name}, {"error", err}});
-      continue;
-    }
-    auto feed = cam->capture_->subscribe({});
     // A ring of a GOP and a second: a new reader starts at the cached keyframe, a late one has a second of slack.
     const auto ring = static_cast<std::size_t>(std::max(es.gop, 1) + std::max(es.fps, 1));
-    cam->streams_.push_back(std::make_unique<VideoStream>(name, std::move(feed), std::move(make), es, ring));
+    auto feed = cam->capture_->subscribe({});
+    try {
+      cam->streams_.push_back(std::make_unique<VideoStream>(name, feed, std::move(make), es, ring));
+    } catch (const std::invalid_argument& e) {
+      feed->set_active(false);  // nobody will take its pictures
+      log::error("stream.encoder_failed", {{"stream", name}, {"error", e.what()}});
+    }
   }
   if (cam->streams_.empty()) {
     *error = "no stream could be built (see the stream.* errors above)";

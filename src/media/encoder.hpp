@@ -42,6 +42,16 @@ using EncoderFactory = std::function<std::unique_ptr<Encoder>(const EncoderSetti
 // Annex-B output, one slice thread. nullptr with `error` set if the settings are refused.
 [[nodiscard]] std::unique_ptr<Encoder> make_x264_encoder(const EncoderSettings& settings, std::string* error);
 
+// An H.264 encoder of libavcodec by name, above all "h264_v4l2m2m": the V4L2 memory-to-memory hardware encoder of
+// camera SoCs. nullptr with `error` set when libavcodec lacks it or no device takes the settings.
+[[nodiscard]] std::unique_ptr<Encoder> make_libav_encoder(const std::string& name, const EncoderSettings& settings,
+                                                          std::string* error);
+
+// The H.264 encoder `stream.<name>.encoder` names: "v4l2m2m" (hardware), "x264" (software), or "auto": the hardware
+// one when present, else x264. `chosen` (if given) says which one it is, or why the hardware one was passed over.
+[[nodiscard]] std::unique_ptr<Encoder> make_h264_encoder(const std::string& which, const EncoderSettings& settings,
+                                                         std::string* error, std::string* chosen = nullptr);
+
 // Passes a source's already-encoded access units (H.264 or JPEG) through untouched; the settings are the source's.
 // It cannot force a keyframe: a new reader starts at the cached GOP. Never idles, so that cache stays warm.
 [[nodiscard]] std::unique_ptr<Encoder> make_passthrough_encoder(Codec codec);

@@ -90,6 +90,44 @@ TEST(X264, EncodedStreamDecodesWithItsCounters) {
   EXPECT_EQ(keyframes, 3) << "GOP of 10";
 }
 
+// The libavcodec path that drives the V4L2 M2M hardware encoder, exercised through libavcodec's libx264 (no
+// hardware here): in-band SPS/PPS, keyframes on request and every GOP, every frame decodable with its counter.
+TEST(LibavEncoder, EncodesDecodableH264AndHonoursKeyframeRequests) {
+  auto src = hal::make_synthetic_source({320, 240, 25, false, false});
+  std::string err;
+  auto enc = make_libav_encoder("libx264", {320, 240, 25, 500, false, 12}, &err);
+  ASSERT_TRUE(enc) << err;
+  Decoder dec;
+  hal::Picture p;
+  std::vector<bool> keys;
+  for (std::uint64_t i = 0; i < 20; ++i) {
+    ASSERT_EQ(src->next(p), std::nullopt);
+    if (i == 5) enc->request_keyframe();
+    EncodedFrame f;
+    ASSERT_EQ(enc->encode(p, f), std::nullopt);
+    ASSERT_FALSE(f.data.empty()) << "zerolatency: one frame in, one out";
+    keys.push_back(f.keyframe);
+    EXPECT_EQ(dec.decode(f.data), i);
+  }
+  EXPECT_TRUE(keys[0]);
+  EXPECT_TRUE(keys[5]) << "requested";
+  EXPECT_TRUE(keys[17]) << "GOP of 12 after the forced one";
+  EXPECT_FALSE(keys[1]);
+}
+
+TEST(LibavEncoder, WithoutHardwareAutoFallsBackToX264AndSaysWhy) {
+  std::string err, chosen;
+  auto enc = make_h264_encoder("auto", {320, 240, 25, 500, false, 12}, &err, &chosen);
+  ASSERT_TRUE(enc) << err;
+  EXPECT_TRUE(chosen == "v4l2m2m" || chosen.starts_with("x264 (no hardware encoder: ")) << chosen;
+  if (chosen != "v4l2m2m") {
+    EXPECT_EQ(make_h264_encoder("v4l2m2m", {320, 240, 25, 500, false, 12}, &err), nullptr);
+    EXPECT_TRUE(err.starts_with("no V4L2 M2M hardware encoder: ")) << err;
+  }
+  EXPECT_EQ(make_libav_encoder("nonesuch", {320, 240, 25, 500, false, 12}, &err), nullptr);
+  EXPECT_EQ(err, "libavcodec has no encoder named nonesuch");
+}
+
 TEST(X264, RefusesOddSizes) {
   std::string err;
   EXPECT_EQ(make_x264_encoder({641, 360, 25, 1000, false, 10}, &err), nullptr);
