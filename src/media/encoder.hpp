@@ -18,6 +18,7 @@ struct EncoderSettings {
   int bitrate_kbps = 2048;
   bool constant_bitrate = false;  // CBR caps the rate at the target; VBR lets scenes take up to twice as much
   int gop = 50;                   // frames between keyframes
+  int jpeg_quality = 80;          // MJPEG: libjpeg's 1-100 scale (the bitrate and GOP do not apply)
 };
 
 class Encoder {
@@ -33,5 +34,9 @@ class Encoder {
 // H.264 with libx264, tuned for live: zerolatency (no lookahead, no B-frames), SPS/PPS before every IDR,
 // Annex-B output, one slice thread. nullptr with `error` set if the settings are refused.
 [[nodiscard]] std::unique_ptr<Encoder> make_x264_encoder(const EncoderSettings& settings, std::string* error);
+
+// MJPEG with libturbojpeg (see media/jpeg.hpp): every frame a keyframe. The size is limited to what RTP/JPEG can
+// carry (2040x2040). nullptr with `error` set if the settings are refused.
+[[nodiscard]] std::unique_ptr<Encoder> make_jpeg_encoder(const EncoderSettings& settings, std::string* error);
 
 }  // namespace freehold::media
