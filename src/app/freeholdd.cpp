@@ -262,7 +262,8 @@ class Daemon final {
       es.constant_bitrate = cfg().get_string(p + "rate_control") == "cbr";
       es.gop = static_cast<int>(cfg().get_int(p + "gop"));
       std::string err;
-      auto encoder = media::make_x264_encoder(es, &err);
+      auto encoder = cfg().get_string(p + "codec") == "mjpeg" ? media::make_jpeg_encoder(es, &err)
+                                                              : media::make_x264_encoder(es, &err);
       if (!encoder) {
         log::error("stream.encoder_failed", {{"stream", profile}, {"error", err}});
         continue;

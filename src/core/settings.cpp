@@ -89,7 +89,9 @@ void add_stream_profile(std::vector<SettingSpec>& out, const std::string& name, 
   rc.restart_required = restart;
   out.push_back(std::move(rc));
   out.push_back(integer(p + "gop", fps * 2, 1, 600, "frames", "Keyframe interval", Role::operator_, restart));
-  auto codec_spec = choice(p + "codec", std::move(codec), {"h264"}, "Encoding (MJPEG is planned)", Role::operator_);
+  auto codec_spec = choice(p + "codec", std::move(codec), {"h264", "mjpeg"},
+                           "Encoding: H.264, or MJPEG (every frame a JPEG, up to 2040x2040; no bitrate or GOP)",
+                           Role::operator_);
   codec_spec.restart_required = restart;
   out.push_back(std::move(codec_spec));
 }
