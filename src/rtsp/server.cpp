@@ -79,6 +79,7 @@ struct Fanout {
   JpegPacketizer jpeg;
   std::optional<media::Codec> codec;  // of the latest frame: what DESCRIBE announces
   std::string unsendable;             // why the latest frame could not be packetized ("" if it was)
+  std::string unsendable_logged;      // the last reason logged
   std::uint64_t unsendable_frames = 0;
   RtpRing ring;
   std::uint32_t timestamp_offset;
@@ -140,9 +141,10 @@ struct Fanout {
       } else if (auto err = jpeg.pack(f->data, ts, r.burst)) {
         // A camera's JPEG that RFC 2435 cannot carry: logged once per distinct reason, not once per frame.
         ++unsendable_frames;
-        if (*err != unsendable) {
+        if (*err != unsendable_logged) {
           log::warn("rtsp.frame_unsendable", {{"stream", stream->name()}, {"error", *err},
                                               {"frames_so_far", unsendable_frames}});
+          unsendable_logged = *err;
         }
         unsendable = *err;
         continue;
