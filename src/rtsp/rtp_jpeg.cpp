@@ -104,8 +104,8 @@ std::optional<std::string> read_dht(std::span<const std::uint8_t> seg) {
     }
     const HuffmanSpec& want = kStandard[table_class][id];
     if (!std::equal(want.counts.begin(), want.counts.end(), seg.begin() + 1) ||
-        !std::equal(want.symbols.begin(), want.symbols.end(), seg.begin() + 17, seg.begin() + 17 +
-                    static_cast<std::ptrdiff_t>(symbols))) {
+        !std::equal(want.symbols.begin(), want.symbols.end(), seg.begin() + 17,
+                    seg.begin() + 17 + static_cast<std::ptrdiff_t>(symbols))) {
       return std::string("JPEG uses its own ") + (table_class ? "AC " : "DC ") + (id ? "chroma" : "luma") +
              " Huffman table" + kOnlyStandard;
     }
@@ -265,8 +265,8 @@ std::optional<std::string> JpegPacketizer::pack(std::span<const std::uint8_t> jp
   JpegFrame f;
   if (auto err = parse_jpeg_for_rtp(jpeg, f)) return err;
   if (f.scan.size() >= std::size_t{1} << 24) {
-    return "JPEG data of " + std::to_string(f.scan.size()) + " bytes is more than RTP/JPEG's 24-bit fragment "
-           "offset can address (16 MiB)";
+    return "JPEG data of " + std::to_string(f.scan.size()) +
+           " bytes is more than RTP/JPEG's 24-bit fragment offset can address (16 MiB)";
   }
   const bool restart = f.type & 64;
   const std::size_t main_header = 8 + (restart ? 4 : 0);

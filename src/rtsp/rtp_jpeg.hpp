@@ -19,12 +19,12 @@ namespace freehold::rtsp {
 
 // The fields of one JPEG that RFC 2435 carries.
 struct JpegFrame {
-  std::uint8_t type = 0;               // 0: 4:2:2, 1: 4:2:0; +64 with restart markers (§3.1.3)
-  int width = 0;                       // pixels, as in the SOF (sent rounded up to a multiple of 8)
+  std::uint8_t type = 0;                  // 0: 4:2:2, 1: 4:2:0; +64 with restart markers (§3.1.3)
+  int width = 0;                          // pixels, as in the SOF (sent rounded up to a multiple of 8)
   int height = 0;
-  std::uint16_t restart_interval = 0;  // MCUs, from the DRI; 0: none
+  std::uint16_t restart_interval = 0;     // MCUs, from the DRI; 0: none
   std::array<std::uint8_t, 128> quant{};  // luma then chroma table, 8-bit, zigzag order as in the DQT
-  std::span<const std::uint8_t> scan;  // entropy-coded data after the SOS header, up to the EOI (excluded)
+  std::span<const std::uint8_t> scan;     // entropy-coded data after the SOS header, up to the EOI (excluded)
 };
 
 // Parses `jpeg` into `out` (whose `scan` points into `jpeg`). An error names what RFC 2435 cannot carry.
