@@ -101,7 +101,9 @@ void add_stream_profile(std::vector<SettingSpec>& out, const std::string& name, 
   encoder.restart_required = true;
   out.push_back(std::move(encoder));
   // A reader's SDP names the codec, so a change reaches readers only when they reconnect: applied at restart.
-  auto codec_spec = choice(p + "codec", std::move(codec), {"h264"}, "Encoding", Role::operator_);
+  auto codec_spec = choice(p + "codec", std::move(codec), {"h264", "mjpeg"},
+                           "Encoding: H.264, or MJPEG (every frame a JPEG, up to 2040x2040; no bitrate or GOP)",
+                           Role::operator_);
   codec_spec.restart_required = true;
   out.push_back(std::move(codec_spec));
 }

@@ -50,6 +50,9 @@ std::unique_ptr<hal::Source> open_source(const Config& c, std::string* error) {
 }
 
 EncoderFactory factory_for(const Config& c, const std::string& name) {
+  if (c.get_string("stream." + name + ".codec") == "mjpeg") {
+    return [](const EncoderSettings& s, std::string* err) { return make_jpeg_encoder(s, err); };
+  }
   const std::string which = c.get_string("stream." + name + ".encoder");
   return [which, name](const EncoderSettings& s, std::string* err) {
     std::string chosen;

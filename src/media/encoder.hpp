@@ -19,6 +19,7 @@ struct EncoderSettings {
   int bitrate_kbps = 2048;
   bool constant_bitrate = false;  // CBR caps the rate at the target; VBR lets scenes take up to twice as much
   int gop = 50;                   // frames between keyframes
+  int jpeg_quality = 80;          // MJPEG: libjpeg's 1-100 scale (the bitrate and GOP do not apply)
 };
 
 class Encoder {
@@ -55,5 +56,9 @@ using EncoderFactory = std::function<std::unique_ptr<Encoder>(const EncoderSetti
 // Passes a source's already-encoded access units (H.264 or JPEG) through untouched; the settings are the source's.
 // It cannot force a keyframe: a new reader starts at the cached GOP. Never idles, so that cache stays warm.
 [[nodiscard]] std::unique_ptr<Encoder> make_passthrough_encoder(Codec codec);
+
+// MJPEG with libturbojpeg (see media/jpeg.hpp): every frame a keyframe. The size is limited to what RTP/JPEG can
+// carry (2040x2040). nullptr with `error` set if the settings are refused.
+[[nodiscard]] std::unique_ptr<Encoder> make_jpeg_encoder(const EncoderSettings& settings, std::string* error);
 
 }  // namespace freehold::media

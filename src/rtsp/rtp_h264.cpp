@@ -10,23 +10,7 @@ constexpr std::uint8_t kNalSps = 7, kNalPps = 8, kNalIdr = 5, kFuA = 28;
 
 std::uint8_t nal_type(std::span<const std::uint8_t> nal) { return nal.empty() ? 0 : nal[0] & 0x1f; }
 
-void put16(std::vector<std::uint8_t>& v, std::size_t at, std::uint32_t x) {
-  v[at] = static_cast<std::uint8_t>(x >> 8);
-  v[at + 1] = static_cast<std::uint8_t>(x);
-}
-
-void put32(std::vector<std::uint8_t>& v, std::size_t at, std::uint32_t x) {
-  put16(v, at, x >> 16);
-  put16(v, at + 2, x & 0xffff);
-}
-
 }  // namespace
-
-std::span<const std::uint8_t> RtpBurst::packet(std::size_t i) const {
-  const std::size_t start = offsets.at(i) + H264Packetizer::kPrefixBytes;
-  const std::size_t end = i + 1 < offsets.size() ? offsets[i + 1] : bytes.size();
-  return std::span<const std::uint8_t>(bytes).subspan(start, end - start);
-}
 
 std::vector<std::span<const std::uint8_t>> split_annexb(std::span<const std::uint8_t> s) {
   std::vector<std::span<const std::uint8_t>> out;
@@ -51,24 +35,8 @@ std::vector<std::span<const std::uint8_t>> split_annexb(std::span<const std::uin
 
 H264Packetizer::H264Packetizer(std::uint32_t ssrc, std::uint8_t payload_type, std::size_t max_packet,
                                std::uint16_t first_sequence)
-    : ssrc_(ssrc), payload_type_(payload_type & 0x7f), max_payload_(max_packet - kHeaderBytes),
-      sequence_(first_sequence) {
+    : rtp_(ssrc, payload_type, first_sequence), max_payload_(max_packet - kHeaderBytes) {
   if (max_packet < kHeaderBytes + 3) throw std::invalid_argument("RTP packet size too small for FU-A");
-}
-
-void H264Packetizer::begin_packet(RtpBurst& b, std::size_t payload_bytes, bool marker) {
-  const std::size_t at = b.bytes.size();
-  b.offsets.push_back(static_cast<std::uint32_t>(at));
-  b.bytes.resize(at + kPrefixBytes + kHeaderBytes);
-  b.bytes[at] = '$';
-  b.bytes[at + 1] = 0;  // interleaved channel: patched per reader only if it negotiated another one
-  put16(b.bytes, at + 2, static_cast<std::uint32_t>(kHeaderBytes + payload_bytes));
-  const std::size_t h = at + kPrefixBytes;
-  b.bytes[h] = 0x80;  // V=2, no padding, no extension, no CSRC
-  b.bytes[h + 1] = static_cast<std::uint8_t>((marker ? 0x80 : 0) | payload_type_);
-  put16(b.bytes, h + 2, sequence_++);
-  put32(b.bytes, h + 4, b.timestamp);
-  put32(b.bytes, h + 8, ssrc_);
 }
 
 bool rtp_reserved_nal(std::span<const std::uint8_t> nal) {
@@ -97,9 +65,7 @@ RtpBurst H264Packetizer::pack(std::span<const std::uint8_t> access_unit, std::ui
     nals.insert(nals.begin(), params.begin(), params.end());
   }
 
-  RtpBurst b;
-  b.first_sequence = sequence_;
-  b.timestamp = timestamp;
+  RtpBurst b = rtp_.start(timestamp);
   std::size_t total = 0;
   for (auto n : nals) total += n.size() + (n.size() / max_payload_ + 1) * (kPrefixBytes + kHeaderBytes + 2);
   b.bytes.reserve(total);
@@ -107,7 +73,7 @@ RtpBurst H264Packetizer::pack(std::span<const std::uint8_t> access_unit, std::ui
     const auto nal = nals[k];
     const bool last_nal = k + 1 == nals.size();
     if (nal.size() <= max_payload_) {  // single NAL unit packet (RFC 6184 §5.6)
-      begin_packet(b, nal.size(), last_nal);
+      rtp_.begin_packet(b, nal.size(), last_nal);
       b.bytes.insert(b.bytes.end(), nal.begin(), nal.end());
       continue;
     }
@@ -118,7 +84,7 @@ RtpBurst H264Packetizer::pack(std::span<const std::uint8_t> access_unit, std::ui
     for (bool first = true; !rest.empty(); first = false) {
       const std::size_t n = std::min(chunk, rest.size());
       const bool end = n == rest.size();
-      begin_packet(b, n + 2, end && last_nal);
+      rtp_.begin_packet(b, n + 2, end && last_nal);
       b.bytes.push_back(indicator);
       b.bytes.push_back(static_cast<std::uint8_t>((first ? 0x80 : 0) | (end ? 0x40 : 0) | nal_type(nal)));
       b.bytes.insert(b.bytes.end(), rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(n));

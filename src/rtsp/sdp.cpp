@@ -27,9 +27,11 @@ std::string base64(const std::vector<std::uint8_t>& in) {
   return out;
 }
 
-std::string describe_h264(const SdpVideo& v) {
+namespace {
+
+// The session-level lines and the m= line, the same for every codec.
+std::string session_and_media(const SdpVideo& v, int payload_type) {
   const bool v6 = v.origin_address.find(':') != std::string::npos;
-  const std::string pt = std::to_string(v.payload_type);
   std::string s;
   s += "v=0\r\n";
   s += "o=- " + std::to_string(v.session_id) + " 1 IN " + (v6 ? "IP6 " : "IP4 ") + v.origin_address + "\r\n";
@@ -39,11 +41,28 @@ std::string describe_h264(const SdpVideo& v) {
   s += "a=tool:freeholdd\r\n";
   s += "a=range:npt=now-\r\n";  // live: no seeking
   s += "a=control:*\r\n";
-  s += "m=video 0 RTP/AVP " + pt + "\r\n";
+  s += "m=video 0 RTP/AVP " + std::to_string(payload_type) + "\r\n";
+  return s;
+}
+
+}  // namespace
+
+std::string describe_h264(const SdpVideo& v) {
+  const std::string pt = std::to_string(v.payload_type);
+  std::string s = session_and_media(v, v.payload_type);
   s += "a=rtpmap:" + pt + " H264/90000\r\n";
   s += "a=fmtp:" + pt + " packetization-mode=1;profile-level-id=" + profile_level_id(v.sps);
   if (!v.sps.empty() && !v.pps.empty()) s += ";sprop-parameter-sets=" + base64(v.sps) + "," + base64(v.pps);
   s += "\r\n";
+  s += "a=control:" + v.control + "\r\n";
+  return s;
+}
+
+std::string describe_jpeg(const SdpVideo& v) {
+  constexpr int kJpeg = 26;  // RFC 3551 §6: static payload type, 90 kHz clock
+  std::string s = session_and_media(v, kJpeg);
+  s += "a=rtpmap:26 JPEG/90000\r\n";
+  if (v.fps > 0) s += "a=framerate:" + std::to_string(v.fps) + "\r\n";
   s += "a=control:" + v.control + "\r\n";
   return s;
 }

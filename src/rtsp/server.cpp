@@ -23,6 +23,7 @@
 #include "rtsp/message.hpp"
 #include "rtsp/rtcp.hpp"
 #include "rtsp/rtp_h264.hpp"
+#include "rtsp/rtp_jpeg.hpp"
 #include "rtsp/sdp.hpp"
 
 namespace freehold::rtsp {
@@ -64,13 +65,23 @@ std::optional<std::string> stream_of(std::string_view uri) {
   return std::string(uri.substr(0, uri.find('/')));
 }
 
+std::uint32_t random_u32() {
+  return static_cast<std::uint32_t>(std::stoul(crypto::hex(crypto::random_bytes(4)), nullptr, 16));
+}
+
 }  // namespace
 
-// Packetizes a stream's frames once and wakes the sessions that play it.
+// Packetizes a stream's frames once, in the payload format of their codec, and wakes the sessions that play it.
 struct Fanout {
   media::VideoStream* stream;
   media::FrameRing::Cursor cursor;
-  H264Packetizer packetizer;
+  std::uint32_t ssrc;
+  H264Packetizer h264;
+  JpegPacketizer jpeg;
+  std::optional<media::Codec> codec;  // of the latest frame: what DESCRIBE announces
+  std::string unsendable;             // why the latest frame could not be packetized ("" if it was)
+  std::string unsendable_logged;      // the last reason logged
+  std::uint64_t unsendable_frames = 0;
   RtpRing ring;
   std::uint32_t timestamp_offset;
   int users = 0;  // sessions playing or DESCRIBEs waiting for parameter sets
@@ -81,9 +92,18 @@ struct Fanout {
 
   explicit Fanout(media::VideoStream* s)
       : stream(s),
-        packetizer(static_cast<std::uint32_t>(std::stoul(crypto::hex(crypto::random_bytes(4)), nullptr, 16))),
+        ssrc(random_u32()),
+        h264(ssrc),
+        jpeg(ssrc),
         ring(s->ring().capacity()),
-        timestamp_offset(static_cast<std::uint32_t>(std::stoul(crypto::hex(crypto::random_bytes(4)), nullptr, 16))) {}
+        timestamp_offset(random_u32()) {}
+
+  // Whether DESCRIBE can answer: H.264 needs the parameter sets, MJPEG a frame that could be packetized.
+  [[nodiscard]] bool describable() const {
+    if (!codec) return false;
+    if (*codec == media::Codec::h264) return !h264.sps().empty();
+    return unsendable.empty() && ring.end() > 0;
+  }
 
   void acquire() {
     if (users++ > 0) return;
@@ -116,7 +136,21 @@ struct Fanout {
       r.keyframe = f->keyframe;
       // RTP's 90 kHz clock from the capture time, so timestamps follow real time even when frames are dropped.
       const auto ts = timestamp_offset + static_cast<std::uint32_t>(f->capture_us * 9 / 100);
-      r.burst = packetizer.pack(f->data, ts);
+      codec = f->codec;
+      if (f->codec == media::Codec::h264) {
+        r.burst = h264.pack(f->data, ts);
+      } else if (auto err = jpeg.pack(f->data, ts, r.burst)) {
+        // A camera's JPEG that RFC 2435 cannot carry: logged once per distinct reason, not once per frame.
+        ++unsendable_frames;
+        if (*err != unsendable_logged) {
+          log::warn("rtsp.frame_unsendable", {{"stream", stream->name()}, {"error", *err},
+                                              {"frames_so_far", unsendable_frames}});
+          unsendable_logged = *err;
+        }
+        unsendable = *err;
+        continue;
+      }
+      unsendable.clear();
       ring.publish(std::move(r));
     }
     if (frames.empty()) return;
@@ -278,16 +312,17 @@ struct Server::Impl {
     return std::nullopt;
   }
 
-  awaitable<bool> wait_for_parameter_sets(Fanout& fan) {
-    if (!fan.packetizer.sps().empty()) co_return true;
+  // Runs the stream until DESCRIBE can answer (the codec and, for H.264, the parameter sets are known), 3 s at most.
+  awaitable<bool> wait_until_describable(Fanout& fan) {
+    if (fan.describable()) co_return true;
     fan.acquire();
     asio::steady_timer t(io);
-    for (int i = 0; i < 150 && fan.packetizer.sps().empty() && !stopping; ++i) {
+    for (int i = 0; i < 150 && !fan.describable() && !stopping; ++i) {
       t.expires_after(std::chrono::milliseconds(20));
       co_await t.async_wait(tuple_awaitable);
     }
     fan.release();
-    co_return !fan.packetizer.sps().empty();
+    co_return fan.describable();
   }
 
   std::optional<std::string> open_udp(Session& s, const asio::ip::address& local) {
@@ -347,10 +382,11 @@ struct Server::Impl {
         queue(c, *refusal, cseq);
         co_return;
       }
-      const bool ready = co_await wait_for_parameter_sets(*fan);
+      const bool ready = co_await wait_until_describable(*fan);
       if (!ready) {
         r.status = 503;
-        r.body = "the stream has not produced a picture yet\n";
+        r.body = fan->unsendable.empty() ? "the stream has not produced a picture yet\n"
+                                         : "the stream's pictures cannot be sent over RTP: " + fan->unsendable + "\n";
         queue(c, r, cseq);
         co_return;
       }
@@ -360,9 +396,14 @@ struct Server::Impl {
       v.origin_address = c.socket().local_endpoint(ec).address().to_string();
       if (v.origin_address.starts_with("::ffff:")) v.origin_address = v.origin_address.substr(7);
       v.session_id = reinterpret_cast<std::uintptr_t>(fan) & 0xffffffff;
-      v.sps = fan->packetizer.sps();
-      v.pps = fan->packetizer.pps();
-      r.body = describe_h264(v);
+      if (fan->codec == media::Codec::mjpeg) {
+        v.fps = fan->stream->fps();
+        r.body = describe_jpeg(v);
+      } else {
+        v.sps = fan->h264.sps();
+        v.pps = fan->h264.pps();
+        r.body = describe_h264(v);
+      }
       r.header("Content-Type", "application/sdp");
       r.header("Content-Base", req.uri.ends_with('/') ? req.uri : req.uri + "/");
       queue(c, r, cseq);
@@ -551,15 +592,14 @@ struct Server::Impl {
           totals.frames_sent += frames.size();
           for (const auto& f : frames) {
             s.packets_sent += static_cast<std::uint32_t>(f->burst.packets());
-            s.octets_sent += static_cast<std::uint32_t>(f->burst.bytes.size() - f->burst.packets() *
-                                                        (H264Packetizer::kPrefixBytes + H264Packetizer::kHeaderBytes));
+            s.octets_sent += static_cast<std::uint32_t>(f->burst.payload_bytes());
           }
           // A sender report every few seconds maps RTP time to wall-clock time for the receiver.
           std::array<std::uint8_t, 4 + 28> report{};
           const bool send_report = Clock::now() - s.last_report >= kSenderReportInterval;
           if (send_report) {
             s.last_report = Clock::now();
-            const auto sr = build_sender_report({s.fanout->packetizer.ssrc(), std::chrono::system_clock::now(),
+            const auto sr = build_sender_report({s.fanout->ssrc, std::chrono::system_clock::now(),
                                                  s.fanout->rtp_now(), s.packets_sent, s.octets_sent});
             report = {'$', static_cast<std::uint8_t>(s.channel + 1), 0, 28};
             std::copy(sr.begin(), sr.end(), report.begin() + 4);

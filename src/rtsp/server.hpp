@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// The RTSP 1.0 server (RFC 2326): rtsp://HOST:PORT/main and /sub, H.264 over RTP (RFC 6184), RTP over the RTSP TCP
-// connection (interleaved) or over UDP unicast, Digest authentication against the device's accounts; RTSPS (the same
-// inside TLS) on a port of its own.
+// The RTSP 1.0 server (RFC 2326): rtsp://HOST:PORT/main and /sub, H.264 (RFC 6184) or MJPEG (RFC 2435) over RTP,
+// RTP over the RTSP TCP connection (interleaved) or over UDP unicast, Digest authentication against the device's
+// accounts; RTSPS (the same inside TLS) on a port of its own.
 // Each frame is packetized once per stream; every session is a cursor into that stream's ring of packetized
 // frames, sent in one write per batch. A session that cannot keep up skips to the next keyframe and is counted;
 // it never slows another. Runs on the I/O thread.

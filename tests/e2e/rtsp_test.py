@@ -42,6 +42,10 @@ STREAMS = {  # small, so that the daemon and eight decoders share two cores
     "main": {"width": 640, "height": 360, "fps": 20, "gop": 20},
     "sub": {"width": 320, "height": 240, "fps": 10, "gop": 10},
 }
+# A second daemon serves /sub as MJPEG (RFC 2435), at the same size as above so that the readers need no change.
+# Its sub runs at main's rate, so its counter advances by one per frame.
+MJPEG_STREAMS = {"main": STREAMS["main"], "sub": dict(STREAMS["sub"], fps=STREAMS["main"]["fps"], codec='"mjpeg"')}
+MJPEG_UDP_FIRST, MJPEG_UDP_LAST = 41000, 41999
 STALL_LIMIT_S = 16  # a reader that stops reading is dropped or skipped within ~15 s
 MAX_FD_GROWTH = 5
 
@@ -361,13 +365,16 @@ def ffmpeg_reader(name, url, transport, stream, frames, timeout=30):
     return Reader(name, cmd, stream, frames, timeout, exits_by_itself=True)
 
 
-def gst_reader(name, port, stream, user, password, protocol, frames, timeout=30, scheme="rtsp"):
+GST_H264 = ["rtph264depay", "!", "h264parse", "!", "avdec_h264"]
+GST_JPEG = ["rtpjpegdepay", "!", "jpegdec"]
+
+
+def gst_reader(name, port, stream, user, password, protocol, frames, timeout=30, decode=GST_H264, scheme="rtsp"):
     # The device's certificate is self-signed: validation off (the fingerprint is what an owner pins).
     tls = ["tls-validation-flags=0"] if scheme == "rtsps" else []
     cmd = ["gst-launch-1.0", "-q", "rtspsrc", f"location={scheme}://{HOST}:{port}/{stream}", f"protocols={protocol}",
            f"user-id={user}", f"user-pw={password}", "latency=200", "tcp-timeout=5000000", *tls,
-           "!", "rtph264depay", "!", "h264parse", "!", "avdec_h264", "!", "videoconvert", "!",
-           "video/x-raw,format=GRAY8", "!", "fdsink", "fd=1"]
+           "!", *decode, "!", "videoconvert", "!", "video/x-raw,format=GRAY8", "!", "fdsink", "fd=1"]
     return Reader(name, cmd, stream, frames, timeout, exits_by_itself=False)
 
 
@@ -996,7 +1003,82 @@ def check_sigterm(daemon, port, user, pw):
         r.join()
 
 
+def check_mjpeg(binary, work):
+    """9. A second daemon serves /sub as MJPEG: the SDP and the RTP/JPEG headers (RFC 2435) as a raw client sees
+    them, ffprobe over TCP and UDP, ffmpeg over TCP and UDP and GStreamer (rtpjpegdepay ! jpegdec) decoding 50
+    frames each with the burned-in counter advancing by one. Returns the daemon."""
+    s = MJPEG_STREAMS["sub"]
+    daemon, port, user, pw = start_daemon(binary, work, "mjpeg", MJPEG_STREAMS, (MJPEG_UDP_FIRST, MJPEG_UDP_LAST),
+                                          " (second daemon, /sub as MJPEG)")
+    if user is None:
+        return daemon
+    c = RtspClient(port, user, pw)
+    try:
+        status, _, sdp = c.request("DESCRIBE", c.url("sub"), ["Accept: application/sdp"])
+        R.check(f"MJPEG: DESCRIBE /sub answers m=video 0 RTP/AVP 26, a=rtpmap:26 JPEG/90000, a=framerate:{s['fps']}",
+                status == 200 and "\r\nm=video 0 RTP/AVP 26\r\n" in sdp and "\r\na=rtpmap:26 JPEG/90000\r\n" in sdp
+                and f"\r\na=framerate:{s['fps']}\r\n" in sdp, f"{status}: {short(sdp)}")
+        steps = c.play("sub", "tcp")
+        packets = c.first_frame() if [x for _, x in steps] == [200] * 4 else []
+        first = packets[0][3] if packets else b""
+        # Main header: type-specific, 24-bit fragment offset, type 1 (4:2:0), Q 255, width/8, height/8; then the
+        # quantization table header of two 8-bit tables.
+        want = bytes([0, 0, 0, 0, 1, 255, s["width"] // 8, s["height"] // 8, 0, 0, 0, 128])
+        R.check("MJPEG: a raw client's first RTP packet carries the RFC 2435 headers for 4:2:0 "
+                f"{s['width']}x{s['height']} with the tables, and the frame ends with the marker bit",
+                first[:12] == want and packets[-1][2] and not any(p[2] for p in packets[:-1]),
+                f"{short(steps)}; first payload {first[:12].hex()}, want {want.hex()}; {len(packets)} packets")
+    except (OSError, RtspError) as e:
+        R.check("MJPEG: a raw client plays /sub", False, str(e))
+    finally:
+        c.close()
+    jobs = [lambda t=t: ffprobe(rtsp_url(port, "sub", user, pw), t, "-select_streams", "v:0", "-show_entries",
+                                "stream=codec_name,width,height") for t in ("tcp", "udp")]
+    for transport, (rc, data, err) in zip(("tcp", "udp"), run_parallel(jobs)):
+        st = (data.get("streams") or [{}])[0] if isinstance(data, dict) else {}
+        R.check(f"MJPEG: ffprobe over {transport.upper()}: /sub is mjpeg {s['width']}x{s['height']}",
+                rc == 0 and st.get("codec_name") == "mjpeg" and st.get("width") == s["width"]
+                and st.get("height") == s["height"], f"exit {rc}: {short(st)} {short(err)}")
+    frames = 50
+    readers = [ffmpeg_reader("ffmpeg tcp", rtsp_url(port, "sub", user, pw), "tcp", "sub", frames, timeout=20),
+               ffmpeg_reader("ffmpeg udp", rtsp_url(port, "sub", user, pw), "udp", "sub", frames, timeout=20),
+               gst_reader("gst tcp", port, "sub", user, pw, "tcp", frames, timeout=20, decode=GST_JPEG)]
+    for r in readers:
+        r.step = 1  # this daemon's sub is not thinned
+    labels = {"ffmpeg tcp": "ffmpeg -rtsp_transport tcp", "ffmpeg udp": "ffmpeg -rtsp_transport udp",
+              "gst tcp": "GStreamer rtspsrc ! rtpjpegdepay ! jpegdec"}
+    for r in readers:
+        report_reader(f"MJPEG: {labels[r.name]} decodes {frames} frames of /sub, counter +1 each frame", r.join())
+    R.check("MJPEG: the daemon logged no unsendable frame",
+            "rtsp.frame_unsendable" not in daemon.log_text() and daemon.running(), short(daemon.log_text(), 800))
+    return daemon
+
+
 # ---------------------------------------------------------------------------------------------------------------
+
+
+def start_daemon(binary, work, tag, streams, udp_ports, label=""):
+    """Starts freeholdd in demo mode with `streams` in a state directory of its own. Returns (daemon, RTSP port,
+    user, password); user and password are None if it did not come up."""
+    port, tls_port = free_port(), free_port()
+    config = os.path.join(work, f"{tag}.toml")
+    with open(config, "w") as f:
+        f.write(f'[http]\nbind = "{HOST}"\nhttps_port = {free_port()}\n'
+                f"[rtsp]\nport = {port}\ntls_port = {tls_port}\n"
+                f"udp_port_first = {udp_ports[0]}\nudp_port_last = {udp_ports[1]}\n")
+        for name, s in streams.items():
+            f.write(f"[stream.{name}]\n" + "".join(f"{k} = {v}\n" for k, v in s.items()))
+    daemon = Daemon(binary, os.path.join(work, f"state-{tag}"), config)
+    daemon.tls_port = tls_port
+    daemon.start()
+    banner = daemon.wait_for(daemon.out, r"Press Ctrl-C")
+    text = "\n".join(daemon.out)
+    m = re.search(r"(?m)^\s*username: (\S+)\n\s*password: (\S+)$", text)
+    urls = re.search(rf"rtsp://\S+:{port}/main\s+and\s+rtsp://\S+:{port}/sub", text)
+    if not R.check("the demo starts and prints the admin credentials and the rtsp:// URLs" + label,
+                   banner and m and urls, f"stdout: {short(text)}\nlog: {short(daemon.log_text(), 800)}"):
+        return daemon, port, None, None
+    return daemon, port, m.group(1), m.group(2)
 
 
 def main():
@@ -1010,26 +1092,12 @@ def main():
         return 1
     t_start = time.monotonic()
     work = tempfile.mkdtemp(prefix="freehold-rtsp-")
-    daemon = None
+    daemons = []
     try:
-        port, tls_port = free_port(), free_port()
-        config = os.path.join(work, "c.toml")
-        with open(config, "w") as f:
-            f.write(f'[http]\nbind = "{HOST}"\nhttps_port = {free_port()}\n'
-                    f"[rtsp]\nport = {port}\ntls_port = {tls_port}\n"
-                    f"udp_port_first = {UDP_FIRST}\nudp_port_last = {UDP_LAST}\n")
-            for name, s in STREAMS.items():
-                f.write(f"[stream.{name}]\n" + "".join(f"{k} = {v}\n" for k, v in s.items()))
-        daemon = Daemon(binary, os.path.join(work, "state"), config)
-        daemon.start()
-        banner = daemon.wait_for(daemon.out, r"Press Ctrl-C")
-        text = "\n".join(daemon.out)
-        m = re.search(r"(?m)^\s*username: (\S+)\n\s*password: (\S+)$", text)
-        urls = re.search(rf"rtsp://\S+:{port}/main\s+and\s+rtsp://\S+:{port}/sub", text)
-        if not R.check("the demo starts and prints the admin credentials and the rtsp:// URLs",
-                       banner and m and urls, f"stdout: {short(text)}\nlog: {short(daemon.log_text(), 800)}"):
+        daemon, port, user, pw = start_daemon(binary, work, "h264", STREAMS, (UDP_FIRST, UDP_LAST))
+        daemons.append(daemon)
+        if user is None:
             return 1
-        user, pw = m.group(1), m.group(2)
         fds_at_start = daemon.settled_fds()
 
         check_probe(port, user, pw)
@@ -1037,7 +1105,7 @@ def main():
         check_first_frame_keyframe(port, user, pw, "the first reader of an idle stream")
         check_decode(port, user, pw)
         check_auth(port, user, pw)
-        check_rtsps(port, tls_port, user, pw)
+        check_rtsps(port, daemon.tls_port, user, pw)
         daemon.wait_idle(fds_at_start)
         check_simultaneous_start(port, user, pw)
         check_many_readers(port, user, pw)
@@ -1047,10 +1115,12 @@ def main():
                 f"exit {daemon.proc.poll()}; log: {short(daemon.log_text(max(0, daemon.mark() - 20)), 1500)}")
         if daemon.running():
             check_sigterm(daemon, port, user, pw)
+        daemon.stop()
+        daemons.append(check_mjpeg(binary, work))
     finally:
         kill_children()
-        if daemon is not None:
-            daemon.stop()
+        for d in daemons:
+            d.stop()
         shutil.rmtree(work, ignore_errors=True)
         print(f"# runtime {time.monotonic() - t_start:.1f} s", flush=True)
         print(f"{R.passed} passed, {R.failed} failed", flush=True)

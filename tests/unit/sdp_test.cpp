@@ -42,5 +42,30 @@ TEST(Sdp, H264DescriptionCarriesParameterSetsAndControls) {
   EXPECT_NE(v6.find("c=IN IP6 ::\r\n"), std::string::npos) << v6;
 }
 
+// RFC 2435 §5 / RFC 3551: static payload type 26, 90 kHz; the session lines are the same as for H.264.
+TEST(Sdp, JpegDescriptionUsesTheStaticPayloadType) {
+  SdpVideo v;
+  v.session_name = "Freehold sub";
+  v.origin_address = "192.0.2.10";
+  v.session_id = 7;
+  v.fps = 10;
+  v.payload_type = 96;  // ignored: JPEG's type is static
+  EXPECT_EQ(describe_jpeg(v),
+            "v=0\r\n"
+            "o=- 7 1 IN IP4 192.0.2.10\r\n"
+            "s=Freehold sub\r\n"
+            "c=IN IP4 0.0.0.0\r\n"
+            "t=0 0\r\n"
+            "a=tool:freeholdd\r\n"
+            "a=range:npt=now-\r\n"
+            "a=control:*\r\n"
+            "m=video 0 RTP/AVP 26\r\n"
+            "a=rtpmap:26 JPEG/90000\r\n"
+            "a=framerate:10\r\n"
+            "a=control:trackID=0\r\n");
+  v.fps = 0;
+  EXPECT_EQ(describe_jpeg(v).find("framerate"), std::string::npos) << "no rate known, none claimed";
+}
+
 }  // namespace
 }  // namespace freehold::rtsp
