@@ -63,15 +63,29 @@ void nv12_to_i420(const FrameLayout& l, const std::uint8_t* src, Picture& out) {
 
 // Box-filters one chroma plane of any JPEG subsampling (4:2:2, 4:4:4, 4:4:0, 4:1:1) to a 4:2:0 plane.
 void resample_plane(const std::uint8_t* src, int sw, int sh, std::uint8_t* dst, int dw, int dh) {
+  if (sw == dw && sh == 2 * dh) {  // 4:2:2, what UVC cameras send: average each pair of rows
+    for (int y = 0; y < dh; ++y) {
+      const std::uint8_t* a = src + static_cast<std::size_t>(2 * y) * sw;
+      const std::uint8_t* b = a + sw;
+      std::uint8_t* d = dst + static_cast<std::size_t>(y) * dw;
+      for (int x = 0; x < dw; ++x) d[x] = static_cast<std::uint8_t>((a[x] + b[x] + 1) / 2);
+    }
+    return;
+  }
+  std::vector<int> x0(static_cast<std::size_t>(dw)), x1(static_cast<std::size_t>(dw));
+  for (int x = 0; x < dw; ++x) {
+    x0[static_cast<std::size_t>(x)] = x * sw / dw;
+    x1[static_cast<std::size_t>(x)] = std::max(x0[static_cast<std::size_t>(x)] + 1, (x + 1) * sw / dw);
+  }
   for (int y = 0; y < dh; ++y) {
     const int y0 = y * sh / dh, y1 = std::max(y0 + 1, (y + 1) * sh / dh);
     for (int x = 0; x < dw; ++x) {
-      const int x0 = x * sw / dw, x1 = std::max(x0 + 1, (x + 1) * sw / dw);
+      const int xa = x0[static_cast<std::size_t>(x)], xb = x1[static_cast<std::size_t>(x)];
       int sum = 0;
       for (int sy = y0; sy < y1; ++sy) {
-        for (int sx = x0; sx < x1; ++sx) sum += src[static_cast<std::size_t>(sy) * sw + sx];
+        for (int sx = xa; sx < xb; ++sx) sum += src[static_cast<std::size_t>(sy) * sw + sx];
       }
-      const int n = (y1 - y0) * (x1 - x0);
+      const int n = (y1 - y0) * (xb - xa);
       dst[static_cast<std::size_t>(y) * dw + x] = static_cast<std::uint8_t>((sum + n / 2) / n);
     }
   }

@@ -217,13 +217,14 @@ TEST_P(V4l2Mjpeg, DecodesToI420) {
   expect_quadrants(p, GetParam() == TJSAMP_GRAY);
 }
 
-INSTANTIATE_TEST_SUITE_P(Subsampling, V4l2Mjpeg, ::testing::Values(TJSAMP_422, TJSAMP_420, TJSAMP_444, TJSAMP_GRAY),
-                         [](const ::testing::TestParamInfo<int>& p) {
-                           return std::string(p.param == TJSAMP_422   ? "s422"
-                                              : p.param == TJSAMP_420 ? "s420"
-                                              : p.param == TJSAMP_444 ? "s444"
-                                                                      : "gray");
-                         });
+std::string subsampling_name(const ::testing::TestParamInfo<int>& info) {
+  static const char* const kNames[] = {"s444", "s422", "s420", "gray", "s440", "s411"};  // TJSAMP_* order
+  return kNames[info.param];
+}
+
+INSTANTIATE_TEST_SUITE_P(Subsampling, V4l2Mjpeg,
+                         ::testing::Values(TJSAMP_422, TJSAMP_420, TJSAMP_444, TJSAMP_440, TJSAMP_411, TJSAMP_GRAY),
+                         subsampling_name);
 
 TEST(V4l2Capture, H264IsPassedThroughWithKeyframes) {
   FakeCameraConfig c;
@@ -366,6 +367,19 @@ TEST(V4l2Capture, ClosesEverythingWhenDestroyed) {
   }
   EXPECT_EQ(cam->mapped(), 0u);
   EXPECT_EQ(cam->open_descriptors(), 0u);
+}
+
+TEST(V4l2Capture, RealDeviceErrorsNameTheDevice) {
+  auto o = wanted(640, 480, 30);
+  o.device = "/nonexistent/video9";
+  auto missing = make_v4l2_source(o);  // the kernel
+  Picture p;
+  EXPECT_EQ(missing->next(p), "cannot open camera /nonexistent/video9: No such file or directory");
+  o.device = "/dev/null";
+  auto not_v4l2 = make_v4l2_source(o);
+  const auto err = not_v4l2->next(p);
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err->rfind("/dev/null is not a V4L2 device", 0), 0u) << *err;
 }
 
 TEST(V4l2Convert, H264NeedsAStartCode) {
