@@ -126,6 +126,7 @@ std::optional<std::string> FrameConverter::convert(const FrameLayout& l, std::sp
       l.height > kMaxDimension) {
     return "unusable frame size " + size_text(l.width, l.height);
   }
+  if (l.stride < 0 || l.stride > 4 * kMaxDimension) return "unusable line length " + std::to_string(l.stride);
   if (buffer.empty()) return std::string(to_string(l.format)) + " frame is empty";
   const auto w = static_cast<std::size_t>(l.width), h = static_cast<std::size_t>(l.height);
   switch (l.format) {

@@ -392,5 +392,15 @@ TEST(V4l2Convert, H264NeedsAStartCode) {
   EXPECT_TRUE(p.keyframe);
 }
 
+TEST(V4l2Convert, NegativeOrHugeStrideIsRefused) {
+  // Regression (v4l2_frame_fuzz): a negative line length wrapped around in the size check of NV12.
+  FrameConverter conv;
+  Picture p;
+  const std::vector<std::uint8_t> buf(64, 0x80);
+  EXPECT_EQ(conv.convert({CaptureFormat::nv12, 2, 2, -1}, buf, p), "unusable line length -1");
+  EXPECT_EQ(conv.convert({CaptureFormat::yuyv, 2, 2, 1 << 30}, buf, p), "unusable line length 1073741824");
+  EXPECT_EQ(conv.convert({CaptureFormat::nv12, 2, 2, 2}, buf, p), std::nullopt);
+}
+
 }  // namespace
 }  // namespace freehold::hal
