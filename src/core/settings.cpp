@@ -144,9 +144,15 @@ std::vector<SettingSpec> build_schema() {
                       Role::admin, true));
 
   // The camera. Streams are scaled from its pictures; an encoded source (a file) is passed through on main.
-  s.push_back(choice("source.kind", "synthetic", {"synthetic", "file"},
-                     "Camera: synthetic test pattern, or a recorded H.264/MJPEG file played in a loop"));
+  s.push_back(choice("source.kind", "synthetic", {"synthetic", "v4l2", "file"},
+                     "Camera: synthetic test pattern, a V4L2 camera, or a recorded H.264/MJPEG file played in a loop"));
   s.back().restart_required = true;
+  auto device = text("source.device", "/dev/video0", 1, 255, "V4L2 camera device (source.kind = \"v4l2\")",
+                     Role::admin, true);
+  device.check = check_printable;
+  s.push_back(std::move(device));
+  s.push_back(boolean("source.v4l2_h264", true, "Pass a V4L2 camera's own H.264 through when it offers it",
+                      Role::admin, true));
   s.push_back(text("source.file", "", 0, 4096, "File played by source.kind = \"file\" (MP4, MKV, Annex-B .h264)",
                    Role::admin, true));
   s.push_back(boolean("source.loop", true, "Play the file again from the start at its end", Role::admin, true));

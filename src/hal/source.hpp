@@ -5,6 +5,7 @@
 // implement it, so the whole daemon runs on any Linux host.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -85,5 +86,24 @@ struct FileOptions {
 
 // Reads the burned-in frame counter back from a decoded luma plane (tests and the latency benchmark).
 [[nodiscard]] std::optional<std::uint64_t> read_burned_counter(const std::uint8_t* y, int width, int height);
+
+class V4l2Device;  // hal/v4l2_device.hpp
+
+struct V4l2Options {
+  std::string device = "/dev/video0";
+  int width = 1280;  // wanted; the nearest size the camera offers is taken (odd values are rounded down to even)
+  int height = 720;
+  int fps = 25;
+  bool allow_h264 = true;                         // pass the camera's own H.264 through when it offers it
+  std::chrono::milliseconds frame_timeout{2000};  // no frame for this long: next() fails and the camera is reopened
+};
+
+// A V4L2 camera (UVC webcams, CSI sensors) with mmap streaming. Prefers H.264 (passthrough), else NV12, YUYV or
+// MJPEG converted to I420, at the size nearest the wanted one; width/height/fps/format report what was agreed.
+// A camera that fails or is unplugged makes next() return an error; later calls reopen it with the same output
+// format and size. If it cannot be opened at all at first, the wanted size and I420 are reported and required.
+// `device` nullptr: the kernel (real_v4l2_device()); tests pass an emulated camera.
+[[nodiscard]] std::unique_ptr<Source> make_v4l2_source(const V4l2Options& options,
+                                                       std::shared_ptr<V4l2Device> device = nullptr);
 
 }  // namespace freehold::hal

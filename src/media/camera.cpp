@@ -41,10 +41,22 @@ std::unique_ptr<hal::Source> open_source(const Config& c, std::string* error) {
     const std::int64_t v = c.get_int(std::string("source.") + key);
     return static_cast<int>(v ? v : fallback);
   };
+  const int width = pick("width", c.get_int("stream.main.width"));
+  const int height = pick("height", c.get_int("stream.main.height"));
+  const int fps = pick("fps", std::max(c.get_int("stream.main.fps"), c.get_int("stream.sub.fps")));
+  if (kind == "v4l2") {
+    hal::V4l2Options vo;
+    vo.device = c.get_string("source.device");
+    vo.width = width;
+    vo.height = height;
+    vo.fps = fps;
+    vo.allow_h264 = c.get_bool("source.v4l2_h264");
+    return hal::make_v4l2_source(vo);
+  }
   hal::SyntheticOptions so;
-  so.width = pick("width", c.get_int("stream.main.width"));
-  so.height = pick("height", c.get_int("stream.main.height"));
-  so.fps = pick("fps", std::max(c.get_int("stream.main.fps"), c.get_int("stream.sub.fps")));
+  so.width = width;
+  so.height = height;
+  so.fps = fps;
   so.moving_box = true;
   return hal::make_synthetic_source(so);
 }

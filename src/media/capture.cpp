@@ -122,14 +122,17 @@ PicturePtr Capture::latest() const {
 void Capture::run() {
   PicturePool pool;
   std::string last_error;
+  int failures_in_a_row = 0;
   while (running_) {
     auto picture = pool.get();
     if (auto err = source_->next(*picture)) {
       if (*err != last_error) log::warn("capture.source_failed", {{"error", *err}});
       last_error = *err;
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      // One damaged frame costs only itself; a source that keeps failing (unplugged) is retried at 5 Hz.
+      if (++failures_in_a_row > 1) std::this_thread::sleep_for(std::chrono::milliseconds(200));
       continue;
     }
+    failures_in_a_row = 0;
     if (!last_error.empty()) log::info("capture.source_recovered");
     last_error.clear();
     ++pictures_;
