@@ -49,7 +49,7 @@ struct State {
       std::abort();
     }
     token = sessions.create("admin", Role::admin, std::chrono::steady_clock::now()).token;
-    api.emplace(web::ApiDeps{model, *accounts, *audit, sessions, lockout, pool.get_executor(), {}, 443, {}});
+    api.emplace(web::ApiDeps{model, *accounts, *audit, sessions, lockout, pool.get_executor(), {}, 443, {}, {}});
   }
 };
 

@@ -35,6 +35,7 @@
 #include "hal/source.hpp"
 #include "media/encoder.hpp"
 #include "media/camera.hpp"
+#include "media/jpeg.hpp"
 #include "rtsp/server.hpp"
 #include "web/api.hpp"
 #include "web/server.hpp"
@@ -211,7 +212,7 @@ class Daemon final {
     info.started = started_;
     api_.emplace(web::ApiDeps{model_, accounts_, audit_, sessions_, lockout_, slow_work_.get_executor(), info,
                               static_cast<int>(cfg().get_int("http.https_port")),
-                              [this] { return streams_status(); }});
+                              [this] { return streams_status(); }, [this] { return take_snapshot(); }});
     web::ServerOptions so;
     so.bind_address = cfg().get_string("http.bind");
     so.https_port = static_cast<std::uint16_t>(cfg().get_int("http.https_port"));
@@ -275,6 +276,21 @@ class Daemon final {
     log::info("rtsp.ready", {{"port", rtsp_->port()}, {"tls_port", rtsp_->tls_port()},
                              {"streams", camera_->streams().size()}});
     return true;
+  }
+
+  // Runs on slow_work: camera_ is set before the I/O thread starts and never changes.
+  web::Snapshot take_snapshot() const {
+    if (!camera_) return {"", "streaming is off (rtsp.enabled = false)", 0};
+    media::PicturePtr picture = camera_->latest_picture();
+    if (!picture) {
+      const bool encoded = camera_->capture().format() != hal::PixelFormat::i420;
+      return {"", encoded ? "snapshots need raw pictures; this source's video is passed through as it comes"
+                          : "the camera has not delivered a picture yet",
+              0};
+    }
+    std::vector<std::uint8_t> jpeg;
+    if (auto e = media::encode_jpeg(*picture, 85, jpeg)) return {"", *e, 0};
+    return {std::string(jpeg.begin(), jpeg.end()), "", picture->wallclock_us};
   }
 
   std::string streams_status() const {

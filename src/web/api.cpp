@@ -162,6 +162,7 @@ const std::vector<Api::Route>& Api::routes() {
       {"GET", "/api/v1/events", Access::viewer, &Api::events},
       {"GET", "/api/v1/audit", Access::admin, &Api::audit_list},
       {"GET", "/api/v1/streams", Access::viewer, &Api::streams},
+      {"GET", "/api/v1/snapshot", Access::viewer, &Api::snapshot},
   };
   return table;
 }
@@ -581,6 +582,22 @@ awaitable<Response> Api::events(Request&, Context& ctx) {
 
 awaitable<Response> Api::streams(Request&, Context&) {
   co_return Response::json(200, d_.streams_status ? d_.streams_status() : R"({"streams":[],"rtsp":null})");
+}
+
+awaitable<Response> Api::snapshot(Request&, Context&) {
+  if (d_.model.config().get_bool("privacy.enabled")) {
+    co_return Response::error(503, "privacy_mode", "privacy mode is on: no pictures are taken");
+  }
+  if (!d_.snapshot) co_return Response::error(503, "no_camera", "streaming is off (rtsp.enabled = false)");
+  // The picture is compressed on the worker: the I/O thread keeps serving streams meanwhile.
+  Snapshot shot = co_await offload<Snapshot>(d_.slow_work, d_.snapshot);
+  if (shot.jpeg.empty()) co_return Response::error(503, "no_picture", shot.error);
+  Response r;
+  r.body = std::move(shot.jpeg);
+  r.header("Content-Type", "image/jpeg");
+  r.header("Cache-Control", "no-store");
+  r.header("X-Picture-Time", std::to_string(shot.wallclock_us / 1000));
+  co_return r;
 }
 
 awaitable<Response> Api::audit_list(Request& req, Context&) {

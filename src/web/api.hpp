@@ -29,6 +29,12 @@ struct DeviceInfo {
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
+struct Snapshot {
+  std::string jpeg;   // empty: none, see error
+  std::string error;  // for the client: why there is no picture
+  std::int64_t wallclock_us = 0;  // when the picture was taken (UTC)
+};
+
 struct ApiDeps {
   DeviceModel& model;
   Accounts& accounts;
@@ -40,6 +46,8 @@ struct ApiDeps {
   int https_port = 443;
   // JSON object of the media pipeline's counters (streams, RTSP sessions, drops); empty when streaming is off.
   std::function<std::string()> streams_status;
+  // A JPEG of the camera's newest picture, or why not; runs on slow_work (compression takes milliseconds).
+  std::function<Snapshot()> snapshot;
 };
 
 class Api final {
@@ -72,6 +80,7 @@ class Api final {
   boost::asio::awaitable<Response> events(Request&, Context&);
   boost::asio::awaitable<Response> audit_list(Request&, Context&);
   boost::asio::awaitable<Response> streams(Request&, Context&);
+  boost::asio::awaitable<Response> snapshot(Request&, Context&);
 
   Response start_session(const User& user, const Request& req, int status);
   std::optional<Response> locked_out(const Request& req, std::string_view username);

@@ -82,7 +82,8 @@ CHILDREN = []
 
 
 def spawn(cmd, **kw):
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent, **kw)
+    kw.setdefault("stdin", subprocess.DEVNULL)
+    p = subprocess.Popen(cmd, preexec_fn=die_with_parent, **kw)
     CHILDREN.append(p)
     return p
 
@@ -840,6 +841,56 @@ def check_rtsps(port, tls_port, user, pw):
             short(answer))
 
 
+def https(port, method, path, body=None, token=None):
+    """One HTTPS request to the REST API; returns (status, headers, body bytes)."""
+    import http.client
+    import ssl
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    c = http.client.HTTPSConnection(HOST, port, context=ctx, timeout=IO_TIMEOUT)
+    try:
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        if token:
+            headers["Authorization"] = "Bearer " + token
+        c.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+        r = c.getresponse()
+        return r.status, dict(r.getheaders()), r.read()
+    finally:
+        c.close()
+
+
+def check_snapshot(daemon, port, user, pw):
+    """GET /api/v1/snapshot: a JPEG of the newest picture at the capture size, with the burned-in counter, taken
+    while a reader plays /main at full rate; auth required."""
+    status, _, _ = https(daemon.https_port, "GET", "/api/v1/snapshot")
+    R.check("GET /api/v1/snapshot without credentials: 401", status == 401, str(status))
+    status, _, body = https(daemon.https_port, "POST", "/api/v1/session", {"username": user, "password": pw})
+    token = json.loads(body or b"{}").get("token") if status in (200, 201) else None
+    reader = ffmpeg_reader("ffmpeg during snapshots", rtsp_url(port, "main", user, pw), "tcp", "main", 60)
+    wait_until(lambda: reader.counters or reader.proc.poll() is not None, 10)
+    shots = []
+    for _ in range(5):
+        status, headers, jpeg = https(daemon.https_port, "GET", "/api/v1/snapshot", token=token)
+        shots.append((status, headers.get("Content-Type"), jpeg))
+        time.sleep(0.2)
+    reader.join()
+    problems = reader.problems()
+    status, ctype, jpeg = shots[-1]
+    decoded = None
+    if status == 200:
+        p = spawn(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "jpeg_pipe", "-i", "-", "-f", "rawvideo",
+                   "-pix_fmt", "gray", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, _ = p.communicate(jpeg, timeout=20)
+        w, h = STREAMS["main"]["width"], STREAMS["main"]["height"]
+        decoded = burned_counter(out, w, h) if len(out) == w * h else None
+    R.check("GET /api/v1/snapshot with a token: 200 image/jpeg of the main capture, its burned-in counter readable",
+            all(s == 200 and t == "image/jpeg" for s, t, _ in shots) and decoded is not None,
+            f"{[(s, t, len(j)) for s, t, j in shots]}; counter {decoded}")
+    R.check("five snapshots during playback cost the reader nothing: 60 frames, no gaps", not problems,
+            "; ".join(problems))
+
+
 def check_many_readers(port, user, pw):
     """5. Eight readers at once, four per stream, TCP and UDP mixed: all get 60 frames without a gap. One reader
     per stream starts it; the other three join once it plays (see check_simultaneous_start for joining at once)."""
@@ -1060,16 +1111,17 @@ def check_mjpeg(binary, work):
 def start_daemon(binary, work, tag, streams, udp_ports, label=""):
     """Starts freeholdd in demo mode with `streams` in a state directory of its own. Returns (daemon, RTSP port,
     user, password); user and password are None if it did not come up."""
-    port, tls_port = free_port(), free_port()
+    port, tls_port, https_port = free_port(), free_port(), free_port()
     config = os.path.join(work, f"{tag}.toml")
     with open(config, "w") as f:
-        f.write(f'[http]\nbind = "{HOST}"\nhttps_port = {free_port()}\n'
+        f.write(f'[http]\nbind = "{HOST}"\nhttps_port = {https_port}\n'
                 f"[rtsp]\nport = {port}\ntls_port = {tls_port}\n"
                 f"udp_port_first = {udp_ports[0]}\nudp_port_last = {udp_ports[1]}\n")
         for name, s in streams.items():
             f.write(f"[stream.{name}]\n" + "".join(f"{k} = {v}\n" for k, v in s.items()))
     daemon = Daemon(binary, os.path.join(work, f"state-{tag}"), config)
     daemon.tls_port = tls_port
+    daemon.https_port = https_port
     daemon.start()
     banner = daemon.wait_for(daemon.out, r"Press Ctrl-C")
     text = "\n".join(daemon.out)
@@ -1106,6 +1158,7 @@ def main():
         check_decode(port, user, pw)
         check_auth(port, user, pw)
         check_rtsps(port, daemon.tls_port, user, pw)
+        check_snapshot(daemon, port, user, pw)
         daemon.wait_idle(fds_at_start)
         check_simultaneous_start(port, user, pw)
         check_many_readers(port, user, pw)
