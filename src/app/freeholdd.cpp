@@ -34,7 +34,7 @@
 #include "core/tls_cert.hpp"
 #include "hal/source.hpp"
 #include "media/encoder.hpp"
-#include "media/video_stream.hpp"
+#include "media/camera.hpp"
 #include "rtsp/server.hpp"
 #include "web/api.hpp"
 #include "web/server.hpp"
@@ -240,7 +240,7 @@ class Daemon final {
     // suspended connections) are destroyed with the pool, before io_.
     slow_work_.stop();
     slow_work_.join();
-    for (auto& s : streams_) s->stop();
+    if (camera_) camera_->stop();
     log::info("daemon.stopped");
     return 0;
   }
@@ -248,29 +248,13 @@ class Daemon final {
  private:
   const Config& cfg() const { return model_.config(); }
 
-  // The camera: one stream thread per profile. Only the synthetic source exists so far (V4L2 and file sources are
-  // planned), so every device streams the test pattern for now.
+  // The camera (source, capture, stream profiles) and the RTSP server over its streams.
   bool start_rtsp() {
-    std::vector<media::VideoStream*> served;
-    for (const char* profile : {"main", "sub"}) {
-      const std::string p = std::string("stream.") + profile + ".";
-      media::EncoderSettings es;
-      es.width = static_cast<int>(cfg().get_int(p + "width"));
-      es.height = static_cast<int>(cfg().get_int(p + "height"));
-      es.fps = static_cast<int>(cfg().get_int(p + "fps"));
-      es.bitrate_kbps = static_cast<int>(cfg().get_int(p + "bitrate_kbps"));
-      es.constant_bitrate = cfg().get_string(p + "rate_control") == "cbr";
-      es.gop = static_cast<int>(cfg().get_int(p + "gop"));
-      std::string err;
-      auto encoder = media::make_x264_encoder(es, &err);
-      if (!encoder) {
-        log::error("stream.encoder_failed", {{"stream", profile}, {"error", err}});
-        continue;
-      }
-      hal::SyntheticOptions so{es.width, es.height, es.fps, true, true};
-      auto& s = streams_.emplace_back(std::make_unique<media::VideoStream>(
-          profile, hal::make_synthetic_source(so), std::move(encoder), static_cast<std::size_t>(es.gop + es.fps)));
-      served.push_back(s.get());
+    std::string err;
+    camera_ = media::Camera::open(cfg(), &err);
+    if (!camera_) {
+      log::error("camera.failed", {{"error", err}});
+      return false;
     }
     rtsp::ServerOptions ro;
     ro.bind_address = cfg().get_string("http.bind");
@@ -278,19 +262,19 @@ class Daemon final {
     ro.max_sessions = static_cast<std::size_t>(cfg().get_int("rtsp.max_sessions"));
     ro.udp_port_first = static_cast<std::uint16_t>(cfg().get_int("rtsp.udp_port_first"));
     ro.udp_port_last = static_cast<std::uint16_t>(cfg().get_int("rtsp.udp_port_last"));
-    rtsp_.emplace(io_, served, rtsp::Dependencies{model_, accounts_, audit_, lockout_}, ro);
+    rtsp_.emplace(io_, camera_->streams(), rtsp::Dependencies{model_, accounts_, audit_, lockout_}, ro);
     if (auto e = rtsp_->start()) {
       log::error("rtsp.listen_failed", {{"error", *e}});
       return false;
     }
-    for (auto& s : streams_) s->start();
-    log::info("rtsp.ready", {{"port", rtsp_->port()}, {"streams", served.size()}});
+    camera_->start();
+    log::info("rtsp.ready", {{"port", rtsp_->port()}, {"streams", camera_->streams().size()}});
     return true;
   }
 
   std::string streams_status() const {
     nlohmann::json streams = nlohmann::json::array();
-    for (const auto& s : streams_) {
+    for (const media::VideoStream* s : camera_ ? camera_->streams() : std::vector<media::VideoStream*>{}) {
       const auto st = s->stats();
       streams.push_back({{"name", s->name()},
                          {"width", s->width()},
@@ -342,7 +326,7 @@ class Daemon final {
     if (server_->plain_port()) std::printf("  plain HTTP (LAN protocols): http://%s:%u/\n", host.c_str(), server_->plain_port());
     std::printf("  health:            https://%s:%u/api/v1/health\n", host.c_str(), server_->https_port());
     if (rtsp_) {
-      std::printf("  RTSP:              rtsp://%s:%u/main  and  rtsp://%s:%u/sub  (test pattern)\n", host.c_str(),
+      std::printf("  RTSP:              rtsp://%s:%u/main  and  rtsp://%s:%u/sub  \n", host.c_str(),
                   rtsp_->port(), host.c_str(), rtsp_->port());
     }
     if (!demo_password_.empty()) {
@@ -380,6 +364,7 @@ class Daemon final {
                         std::chrono::hours(cfg().get_int("security.session_max_hours")));
     lockout_.configure(static_cast<int>(cfg().get_int("security.lockout_threshold")),
                        std::chrono::seconds(cfg().get_int("security.lockout_seconds")));
+    if (camera_) camera_->apply(cfg());
     if (server_) {
       server_->set_limits(static_cast<size_t>(cfg().get_int("http.max_body_bytes")),
                           std::chrono::seconds(cfg().get_int("http.request_timeout_s")));
@@ -458,8 +443,8 @@ class Daemon final {
   asio::steady_timer uptime_timer_;
   std::optional<web::Api> api_;
   std::optional<web::Server> server_;
-  std::vector<std::unique_ptr<media::VideoStream>> streams_;
-  std::optional<rtsp::Server> rtsp_;  // after streams_: destroyed first, detaching from them
+  std::unique_ptr<media::Camera> camera_;
+  std::optional<rtsp::Server> rtsp_;  // after camera_: destroyed first, detaching from its streams
   DeviceModel::ChangeSignal::Subscription changes_;
   std::string demo_password_;
   bool save_pending_ = false;

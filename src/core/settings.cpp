@@ -75,22 +75,29 @@ std::optional<std::string> check_printable(const Value& v) {
   return std::nullopt;
 }
 
+std::optional<std::string> check_even(const Value& v) {
+  if (std::get<std::int64_t>(v) % 2) return "must be even (4:2:0 pictures have chroma for pixel pairs)";
+  return std::nullopt;
+}
+
 void add_stream_profile(std::vector<SettingSpec>& out, const std::string& name, std::int64_t width,
                         std::int64_t height, std::int64_t fps, std::int64_t kbps, std::string codec) {
   const std::string p = "stream." + name + ".";
   out.push_back(boolean(p + "enabled", true, "Serve the " + name + " stream", Role::operator_));
-  // The encoder is built at start-up; live reconfiguration of one stream is planned. Until then these say so.
-  constexpr bool restart = true;
-  out.push_back(integer(p + "width", width, 160, 3840, "px", "Picture width", Role::operator_, restart));
-  out.push_back(integer(p + "height", height, 120, 2160, "px", "Picture height", Role::operator_, restart));
-  out.push_back(integer(p + "fps", fps, 1, 60, "fps", "Frames per second", Role::operator_, restart));
-  out.push_back(integer(p + "bitrate_kbps", kbps, 64, 20000, "kbit/s", "Target bitrate", Role::operator_, restart));
-  auto rc = choice(p + "rate_control", "vbr", {"cbr", "vbr"}, "Constant or variable bitrate", Role::operator_);
-  rc.restart_required = restart;
-  out.push_back(std::move(rc));
-  out.push_back(integer(p + "gop", fps * 2, 1, 600, "frames", "Keyframe interval", Role::operator_, restart));
-  auto codec_spec = choice(p + "codec", std::move(codec), {"h264"}, "Encoding (MJPEG is planned)", Role::operator_);
-  codec_spec.restart_required = restart;
+  // Applied live: the stream swaps its encoder between two frames and its readers carry on.
+  auto w = integer(p + "width", width, 160, 3840, "px", "Picture width", Role::operator_);
+  w.check = check_even;
+  out.push_back(std::move(w));
+  auto h = integer(p + "height", height, 120, 2160, "px", "Picture height", Role::operator_);
+  h.check = check_even;
+  out.push_back(std::move(h));
+  out.push_back(integer(p + "fps", fps, 1, 60, "fps", "Frames per second", Role::operator_));
+  out.push_back(integer(p + "bitrate_kbps", kbps, 64, 20000, "kbit/s", "Target bitrate", Role::operator_));
+  out.push_back(choice(p + "rate_control", "vbr", {"cbr", "vbr"}, "Constant or variable bitrate", Role::operator_));
+  out.push_back(integer(p + "gop", fps * 2, 1, 600, "frames", "Keyframe interval", Role::operator_));
+  // A reader's SDP names the codec, so a change reaches readers only when they reconnect: applied at restart.
+  auto codec_spec = choice(p + "codec", std::move(codec), {"h264"}, "Encoding", Role::operator_);
+  codec_spec.restart_required = true;
   out.push_back(std::move(codec_spec));
 }
 
@@ -125,6 +132,22 @@ std::vector<SettingSpec> build_schema() {
                       Role::admin, true));
   s.push_back(integer("rtsp.udp_port_last", 20999, 1025, 65535, "", "Last of the UDP ports for RTP/RTCP pairs",
                       Role::admin, true));
+
+  // The camera. Streams are scaled from its pictures; an encoded source (a file) is passed through on main.
+  s.push_back(choice("source.kind", "synthetic", {"synthetic", "file"},
+                     "Camera: synthetic test pattern, or a recorded H.264/MJPEG file played in a loop"));
+  s.back().restart_required = true;
+  s.push_back(text("source.file", "", 0, 4096, "File played by source.kind = \"file\" (MP4, MKV, Annex-B .h264)",
+                   Role::admin, true));
+  s.push_back(boolean("source.loop", true, "Play the file again from the start at its end", Role::admin, true));
+  // 0: follow the main stream (its size, the faster of the two streams' rates).
+  auto sw = integer("source.width", 0, 0, 3840, "px", "Capture width (0: main's)", Role::admin, true);
+  sw.check = check_even;
+  s.push_back(std::move(sw));
+  auto sh = integer("source.height", 0, 0, 2160, "px", "Capture height (0: main's)", Role::admin, true);
+  sh.check = check_even;
+  s.push_back(std::move(sh));
+  s.push_back(integer("source.fps", 0, 0, 60, "fps", "Capture rate (0: the fastest stream's)", Role::admin, true));
 
   add_stream_profile(s, "main", 1280, 720, 25, 2048, "h264");
   add_stream_profile(s, "sub", 640, 360, 10, 512, "h264");

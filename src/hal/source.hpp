@@ -72,6 +72,17 @@ struct SyntheticOptions {
 // stream can check for gaps and measure latency.
 [[nodiscard]] std::unique_ptr<Source> make_synthetic_source(const SyntheticOptions& options);
 
+struct FileOptions {
+  std::string path;      // MP4, MKV or an Annex-B .h264 file with one H.264 (or MJPEG) video stream
+  bool loop = true;      // start again at the end; otherwise next() reports the end
+  bool realtime = true;  // pace to the file's frame rate; false: as fast as asked
+};
+
+// Plays a recorded file as if it were a camera that encodes itself: its H.264 access units (Annex-B, SPS/PPS in
+// front of every IDR) or JPEG pictures are passed through untouched. nullptr with `error` set if the file cannot be
+// opened or has no usable video stream.
+[[nodiscard]] std::unique_ptr<Source> make_file_source(const FileOptions& options, std::string* error);
+
 // Reads the burned-in frame counter back from a decoded luma plane (tests and the latency benchmark).
 [[nodiscard]] std::optional<std::uint64_t> read_burned_counter(const std::uint8_t* y, int width, int height);
 

@@ -11,12 +11,14 @@ namespace freehold::hal {
 namespace {
 
 // The burned-in data: row 0 holds the frame counter (32 bits), row 1 the UTC time in milliseconds (48 bits),
-// MSB first, one square block per bit (dark 0, bright 1) so that it survives lossy compression.
+// MSB first, one square block per bit (dark 0, bright 1) so that it survives lossy compression. A block is 1/80 of
+// the picture's width, so the pattern survives scaling too (a sub stream scaled from the main capture).
 constexpr int kCounterBits = 32;
 constexpr int kClockBits = 48;
 constexpr std::uint8_t kDark = 16, kBright = 235;
 
-int block_size(int width) { return std::clamp((width / kClockBits) & ~1, 4, 16); }
+double block_size(int width) { return width / 80.0; }
+int at(double x) { return static_cast<int>(x + 0.5); }
 
 // 3x5 digit glyphs for the human-readable caption (bit 2 = left column).
 constexpr std::uint8_t kDigits[12][5] = {
@@ -30,10 +32,11 @@ void fill_rect(Picture& p, int x0, int y0, int w, int h, std::uint8_t luma) {
   }
 }
 
-void draw_bits(Picture& p, int row, std::uint64_t value, int bits, int block) {
+void draw_bits(Picture& p, int row, std::uint64_t value, int bits, double block) {
   for (int i = 0; i < bits; ++i) {
     const bool one = (value >> (bits - 1 - i)) & 1;
-    fill_rect(p, i * block, row * block, block, block, one ? kBright : kDark);
+    fill_rect(p, at(i * block), at(row * block), at((i + 1) * block) - at(i * block),
+              at((row + 1) * block) - at(row * block), one ? kBright : kDark);
   }
 }
 
@@ -59,12 +62,13 @@ class SyntheticSource final : public Source {
     if (o_.realtime) std::this_thread::sleep_until(due);
     p.allocate(o_.width, o_.height);
     p.index = index_;
-    p.capture_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                       std::chrono::steady_clock::now().time_since_epoch())
-                       .count();
-    p.wallclock_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+    // A sensor stamps the instant of exposure, not when we got round to reading it: the picture's time is the
+    // instant it was due, so timestamps are exactly periodic (real time: when not pacing).
+    using namespace std::chrono;
+    const auto now = steady_clock::now();
+    const auto at = o_.realtime ? std::min(due, now) : now;
+    p.capture_us = duration_cast<microseconds>(at.time_since_epoch()).count();
+    p.wallclock_us = duration_cast<microseconds>((system_clock::now() - (now - at)).time_since_epoch()).count();
     render(p);
     ++index_;
     return std::nullopt;
@@ -99,7 +103,7 @@ class SyntheticSource final : public Source {
       const int pos = static_cast<int>((p.index * 8) % static_cast<std::uint64_t>(2 * span));
       fill_rect(p, pos < span ? pos : 2 * span - pos, h / 2 - bh / 2, bw, bh, kBright);
     }
-    const int block = block_size(w);
+    const double block = block_size(w);
     const auto ms = static_cast<std::uint64_t>(p.wallclock_us / 1000);
     draw_bits(p, 0, p.index, kCounterBits, block);
     draw_bits(p, 1, ms & ((std::uint64_t{1} << kClockBits) - 1), kClockBits, block);
@@ -110,7 +114,7 @@ class SyntheticSource final : public Source {
     char text[48];
     std::snprintf(text, sizeof text, "%08llu %02d:%02d:%02d.%03d", static_cast<unsigned long long>(p.index),
                   tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-    draw_text(p, block, 2 * block + block / 2, text, std::max(2, block / 4));
+    draw_text(p, at(block), at(2.5 * block), text, std::max(2, at(block / 4)));
   }
 
   SyntheticOptions o_;
@@ -125,11 +129,11 @@ std::unique_ptr<Source> make_synthetic_source(const SyntheticOptions& options) {
 }
 
 std::optional<std::uint64_t> read_burned_counter(const std::uint8_t* y, int width, int height) {
-  const int block = block_size(width);
-  if (width < kClockBits * block || height < 2 * block) return std::nullopt;
+  const double block = block_size(width);
+  if (block < 2 || height < 2 * block) return std::nullopt;
   std::uint64_t v = 0;
   for (int i = 0; i < kCounterBits; ++i) {
-    const std::uint8_t sample = y[static_cast<std::size_t>(block / 2) * width + i * block + block / 2];
+    const std::uint8_t sample = y[static_cast<std::size_t>(block / 2) * width + static_cast<std::size_t>((i + 0.5) * block)];
     if (sample > 96 && sample < 160) return std::nullopt;  // neither dark nor bright: no counter here
     v = (v << 1) | (sample >= 160 ? 1 : 0);
   }

@@ -2,6 +2,7 @@
 // Video encoders behind one interface: pictures in, encoded frames (for the frame ring) out.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,10 +29,21 @@ class Encoder {
   [[nodiscard]] virtual std::optional<std::string> encode(const hal::Picture& picture, EncodedFrame& out) = 0;
   // The next frame will be a keyframe (a reader joined or asked for one).
   virtual void request_keyframe() = 0;
+  [[nodiscard]] virtual Codec codec() const = 0;
+  // Whether the stream may stop feeding it while nobody watches (true for real encoders).
+  [[nodiscard]] virtual bool idles() const { return true; }
+  // Whether it takes the source's encoded pictures as they are rather than raw ones.
+  [[nodiscard]] virtual bool passthrough() const { return false; }
 };
+
+using EncoderFactory = std::function<std::unique_ptr<Encoder>(const EncoderSettings&, std::string* error)>;
 
 // H.264 with libx264, tuned for live: zerolatency (no lookahead, no B-frames), SPS/PPS before every IDR,
 // Annex-B output, one slice thread. nullptr with `error` set if the settings are refused.
 [[nodiscard]] std::unique_ptr<Encoder> make_x264_encoder(const EncoderSettings& settings, std::string* error);
+
+// Passes a source's already-encoded access units (H.264 or JPEG) through untouched; the settings are the source's.
+// It cannot force a keyframe: a new reader starts at the cached GOP. Never idles, so that cache stays warm.
+[[nodiscard]] std::unique_ptr<Encoder> make_passthrough_encoder(Codec codec);
 
 }  // namespace freehold::media

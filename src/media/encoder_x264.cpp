@@ -48,6 +48,7 @@ class X264Encoder final : public Encoder {
   }
 
   void request_keyframe() override { keyframe_requested_ = true; }
+  Codec codec() const override { return Codec::h264; }
 
  private:
   x264_t* enc_;

@@ -4,10 +4,26 @@
 #include "core/log.hpp"
 
 namespace freehold::media {
+namespace {
 
-VideoStream::VideoStream(std::string name, std::unique_ptr<hal::Source> source, std::unique_ptr<Encoder> encoder,
-                         std::size_t ring_frames)
-    : name_(std::move(name)), source_(std::move(source)), encoder_(std::move(encoder)), ring_(ring_frames) {}
+FeedWants wants_for(const EncoderSettings& s, bool passthrough) {
+  return passthrough ? FeedWants{0, 0, 0, true} : FeedWants{s.width, s.height, s.fps, false};
+}
+
+}  // namespace
+
+VideoStream::VideoStream(std::string name, std::shared_ptr<Feed> feed, EncoderFactory make,
+                         const EncoderSettings& settings, std::size_t ring_frames)
+    : name_(std::move(name)), feed_(std::move(feed)), make_(std::move(make)), ring_(ring_frames) {
+  std::string err;
+  encoder_ = make_(settings, &err);
+  if (!encoder_) throw std::invalid_argument("stream " + name_ + ": " + err);
+  codec_ = encoder_->codec();
+  idles_ = encoder_->idles();
+  settings_ = settings;
+  feed_->want(wants_for(settings, encoder_->passthrough()));
+  feed_->set_active(!idles_);
+}
 
 VideoStream::~VideoStream() { stop(); }
 
@@ -26,10 +42,21 @@ void VideoStream::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+EncoderSettings VideoStream::settings() const {
+  std::lock_guard lock(settings_mutex_);
+  return settings_;
+}
+
+void VideoStream::reconfigure(const EncoderSettings& settings) {
+  std::lock_guard lock(settings_mutex_);
+  pending_ = settings;
+}
+
 FrameRing::Cursor VideoStream::add_reader() {
-  if (readers_.fetch_add(1) == 0) {
+  if (readers_.fetch_add(1) == 0 && idles_) {
     fresh_from_ = ring_.end();  // frames from before this wake-up are stale
     keyframe_wanted_ = true;    // the first reader must not wait a whole GOP
+    feed_->set_active(true);
   }
   // A reader joining just after a wake-up must not get the stale GOP either: never start before fresh_from_.
   FrameRing::Cursor c = ring_.join();
@@ -40,31 +67,56 @@ FrameRing::Cursor VideoStream::add_reader() {
   return c;
 }
 
-void VideoStream::remove_reader() { readers_.fetch_sub(1); }
+void VideoStream::remove_reader() {
+  if (readers_.fetch_sub(1) == 1 && idles_) feed_->set_active(false);
+}
 
 StreamStats VideoStream::stats() const { return {frames_.load(), bytes_.load(), skipped_.load()}; }
 
+void VideoStream::apply_pending() {
+  std::optional<EncoderSettings> next;
+  {
+    std::lock_guard lock(settings_mutex_);
+    next.swap(pending_);
+  }
+  if (!next) return;
+  std::string err;
+  auto encoder = make_(*next, &err);
+  if (!encoder || encoder->codec() != codec_) {
+    log::error("stream.reconfigure_failed",
+               {{"stream", name_}, {"error", encoder ? std::string("the codec cannot change while running") : err}});
+    return;
+  }
+  encoder_ = std::move(encoder);
+  feed_->want(wants_for(*next, encoder_->passthrough()));
+  {
+    std::lock_guard lock(settings_mutex_);
+    settings_ = *next;
+  }
+  log::info("stream.reconfigured", {{"stream", name_},
+                                    {"width", next->width},
+                                    {"height", next->height},
+                                    {"fps", next->fps},
+                                    {"bitrate_kbps", next->bitrate_kbps},
+                                    {"gop", next->gop}});
+}
+
 void VideoStream::run() {
-  hal::Picture picture;
-  std::string last_error;
   while (running_) {
-    if (auto err = source_->next(picture)) {
-      if (*err != last_error) log::warn("stream.source_failed", {{"stream", name_}, {"error", *err}});
-      last_error = *err;
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      continue;
-    }
-    last_error.clear();
-    if (readers_.load() == 0) {
+    apply_pending();
+    PicturePtr picture = feed_->wait(std::chrono::milliseconds(200));
+    if (!picture) continue;
+    if (idles_ && readers_.load() == 0) {
       ++skipped_;
       continue;
     }
     if (keyframe_wanted_.exchange(false)) encoder_->request_keyframe();
     EncodedFrame frame;
-    if (auto err = encoder_->encode(picture, frame)) {
+    if (auto err = encoder_->encode(*picture, frame)) {
       log::error("stream.encode_failed", {{"stream", name_}, {"error", *err}});
       continue;
     }
+    picture.reset();  // back to the capture's pool
     if (frame.data.empty()) continue;
     ++frames_;
     bytes_ += frame.data.size();

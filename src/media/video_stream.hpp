@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// One video stream (a profile such as "main" or "sub"): a source feeding an encoder feeding a frame ring, on a
-// thread of its own. The encoder idles while nobody reads; the first reader gets a keyframe at once.
+// One video stream (a profile such as "main" or "sub"): a capture feed, an encoder and a frame ring, on a thread of
+// its own. The encoder idles while nobody reads (a passthrough stream keeps its GOP cache warm instead: that costs
+// nothing); the first reader gets a keyframe at once. Settings change live: the stream swaps its encoder between
+// two frames, and its readers carry on with the new pictures.
 #pragma once
 
 #include <atomic>
@@ -8,10 +10,11 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
-#include "hal/source.hpp"
+#include "media/capture.hpp"
 #include "media/encoder.hpp"
 #include "media/frame_ring.hpp"
 
@@ -25,8 +28,9 @@ struct StreamStats {
 
 class VideoStream final {
  public:
-  // `ring_frames` should hold at least one GOP.
-  VideoStream(std::string name, std::unique_ptr<hal::Source> source, std::unique_ptr<Encoder> encoder,
+  // `settings` must already be accepted by `make` (the caller built its first encoder to check); `ring_frames`
+  // should hold at least one GOP.
+  VideoStream(std::string name, std::shared_ptr<Feed> feed, EncoderFactory make, const EncoderSettings& settings,
               std::size_t ring_frames);
   ~VideoStream();
   VideoStream(const VideoStream&) = delete;
@@ -39,10 +43,15 @@ class VideoStream final {
 
   [[nodiscard]] FrameRing& ring() { return ring_; }
   [[nodiscard]] const std::string& name() const { return name_; }
-  [[nodiscard]] int width() const { return source_->width(); }
-  [[nodiscard]] int height() const { return source_->height(); }
-  [[nodiscard]] int fps() const { return source_->fps(); }
+  [[nodiscard]] EncoderSettings settings() const;
+  [[nodiscard]] int width() const { return settings().width; }
+  [[nodiscard]] int height() const { return settings().height; }
+  [[nodiscard]] int fps() const { return settings().fps; }
+  [[nodiscard]] Codec codec() const { return codec_; }
   [[nodiscard]] StreamStats stats() const;
+  // Applies new settings from the next frame on (the same codec). An encoder that refuses them is logged and the
+  // old one keeps running.
+  void reconfigure(const EncoderSettings& settings);
 
   // Readers register so the encoder works only while someone watches. The cursor starts at the cached GOP of a
   // running stream; after an idle spell the ring holds old frames, so it waits for the keyframe requested now.
@@ -53,9 +62,17 @@ class VideoStream final {
  private:
   void run();
 
+  void apply_pending();
+
   std::string name_;
-  std::unique_ptr<hal::Source> source_;
-  std::unique_ptr<Encoder> encoder_;
+  std::shared_ptr<Feed> feed_;
+  EncoderFactory make_;
+  std::unique_ptr<Encoder> encoder_;  // stream thread only
+  Codec codec_;
+  bool idles_;
+  mutable std::mutex settings_mutex_;
+  EncoderSettings settings_;
+  std::optional<EncoderSettings> pending_;
   FrameRing ring_;
   std::thread thread_;
   std::atomic<bool> running_{false};

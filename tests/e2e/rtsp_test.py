@@ -39,7 +39,7 @@ IO_TIMEOUT = 5.0  # every socket operation
 READY_TIMEOUT = 10.0
 UDP_FIRST, UDP_LAST = 40000, 40999
 STREAMS = {  # small, so that the daemon and eight decoders share two cores
-    "main": {"width": 640, "height": 360, "fps": 15, "gop": 15},
+    "main": {"width": 640, "height": 360, "fps": 20, "gop": 20},
     "sub": {"width": 320, "height": 240, "fps": 10, "gop": 10},
 }
 STALL_LIMIT_S = 16  # a reader that stops reading is dropped or skipped within ~15 s
@@ -236,26 +236,33 @@ HOST_HEX = "0100007F"  # 127.0.0.1 as /proc/net/tcp writes it
 
 def burned_counter(y, width, height):
     """hal::read_burned_counter: 32 bits MSB first in row 0 of square blocks, sampled at each block's centre."""
-    block = min(max((width // 48) & ~1, 4), 16)
-    if width < 48 * block or height < 2 * block:
+    block = width / 80
+    if block < 2 or height < 2 * block:
         return None
-    base = (block // 2) * width + block // 2
+    row = int(block / 2) * width
     v = 0
     for i in range(32):
-        sample = y[base + i * block]
+        sample = y[row + int((i + 0.5) * block)]
         if 96 < sample < 160:
             return None  # neither dark nor bright: no counter here
         v = (v << 1) | (1 if sample >= 160 else 0)
     return v
 
 
-def sequence_problems(counters):
-    """What is wrong with a run of counters that should advance by exactly 1: unreadable frames, gaps, repeats."""
+def stride(stream):
+    """How far the capture's counter advances per frame of `stream`: one capture at main's rate feeds every stream,
+    and sub takes every n-th picture (the rates here divide evenly)."""
+    return STREAMS["main"]["fps"] // STREAMS[stream]["fps"]
+
+
+def sequence_problems(counters, step=1):
+    """What is wrong with a run of counters that should advance by exactly `step`: unreadable frames, gaps,
+    repeats."""
     problems = []
     for i, c in enumerate(counters):
         if c is None:
             problems.append(f"frame {i}: no readable counter")
-        elif i > 0 and counters[i - 1] is not None and c != counters[i - 1] + 1:
+        elif i > 0 and counters[i - 1] is not None and c != counters[i - 1] + step:
             problems.append(f"frame {i}: {counters[i - 1]} -> {c}")
     return problems
 
@@ -271,6 +278,7 @@ class Reader:
         self.cmd = cmd
         self.width = STREAMS[stream]["width"]
         self.height = STREAMS[stream]["height"]
+        self.step = stride(stream)
         self.want = want
         self.exits_by_itself = exits_by_itself
         self.counters = []
@@ -333,7 +341,7 @@ class Reader:
             out.append(f"{len(self.counters)} of {self.want} frames in {self.deadline - self.started:.0f} s")
         if self.exits_by_itself and self.rc != 0:
             out.append(f"exit status {self.rc}")
-        out += sequence_problems(self.counters)[:5]
+        out += sequence_problems(self.counters, self.step)[:5]
         if out:
             out.append("stderr: " + short(self.stderr.decode("utf-8", "replace").strip(), 300))
         return out
@@ -797,7 +805,7 @@ def check_stalled_reader(daemon, port, user, pw):
         window = [i for i, x in enumerate(t) if x >= t[0] + 1.0] if t else []
         rate = (len(window) - 1) / (t[window[-1]] - t[window[0]]) if len(window) > 20 else 0.0
         span = t[window[-1]] - t[window[0]] if len(window) > 20 else 0.0
-        gaps = sequence_problems(r.counters)
+        gaps = sequence_problems(r.counters, r.step)
         R.check(f"while a reader is stalled, another /main reader gets >= 95 % of {fps} fps "
                 f"({rate:.2f} fps over {span:.1f} s, no gaps)",
                 rate >= 0.95 * fps and span >= 7.0 and not gaps,

@@ -7,10 +7,14 @@ extern "C" {
 #include <libavcodec/avcodec.h>
 }
 
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
 #include <thread>
 
 #include "hal/source.hpp"
 #include "media/encoder.hpp"
+#include "media/capture.hpp"
 #include "media/video_stream.hpp"
 
 namespace freehold::media {
@@ -36,14 +40,21 @@ class Decoder {
     packet_->size = static_cast<int>(au.size());
     if (avcodec_send_packet(ctx_, packet_) < 0) return std::nullopt;
     if (avcodec_receive_frame(ctx_, frame_) < 0) return std::nullopt;
-    EXPECT_EQ(frame_->linesize[0], frame_->width) << "test assumes unpadded luma rows";
-    return hal::read_burned_counter(frame_->data[0], frame_->width, frame_->height);
+    luma_.resize(static_cast<std::size_t>(frame_->width) * frame_->height);
+    for (int y = 0; y < frame_->height; ++y) {
+      std::copy_n(frame_->data[0] + static_cast<std::ptrdiff_t>(y) * frame_->linesize[0], frame_->width,
+                  luma_.begin() + static_cast<std::ptrdiff_t>(y) * frame_->width);
+    }
+    return hal::read_burned_counter(luma_.data(), frame_->width, frame_->height);
   }
+  [[nodiscard]] int width() const { return frame_->width; }
+  [[nodiscard]] int height() const { return frame_->height; }
 
  private:
   AVCodecContext* ctx_ = nullptr;
   AVFrame* frame_ = nullptr;
   AVPacket* packet_ = nullptr;
+  std::vector<std::uint8_t> luma_;
 };
 
 TEST(Synthetic, CounterReadsBackFromRawPictures) {
@@ -85,24 +96,206 @@ TEST(X264, RefusesOddSizes) {
   EXPECT_EQ(err, "H.264 needs an even width and height, got 641x360");
 }
 
+EncoderFactory x264() {
+  return [](const EncoderSettings& s, std::string* e) { return make_x264_encoder(s, e); };
+}
+
+// Waits until `pred` holds, at most 5 s.
+template <typename P>
+bool eventually(P pred) {
+  for (int i = 0; i < 500; ++i) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return pred();
+}
+
 TEST(VideoStream, IdleUntilReadAndFirstReaderStartsAtAFreshKeyframe) {
-  std::string err;
-  auto stream = std::make_unique<VideoStream>("main", hal::make_synthetic_source({320, 240, 50, false, true}),
-                                              make_x264_encoder({320, 240, 50, 500, false, 100}, &err), 200);
+  Capture capture(hal::make_synthetic_source({320, 240, 50, false, true}));
+  VideoStream stream("main", capture.subscribe({}), x264(), {320, 240, 50, 500, false, 100}, 200);
   std::atomic<int> published{0};
-  stream->set_on_frame([&] { ++published; });
-  stream->start();
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  stream.set_on_frame([&] { ++published; });
+  capture.start();
+  stream.start();
+  ASSERT_TRUE(eventually([&] { return capture.pictures() >= 5; }));
   EXPECT_EQ(published.load(), 0) << "nobody reads: nothing is encoded";
-  EXPECT_GT(stream->stats().frames_skipped_idle, 0u);
-  auto cursor = stream->add_reader();
-  for (int i = 0; i < 200 && published.load() < 5; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  auto cursor = stream.add_reader();
+  ASSERT_TRUE(eventually([&] { return published.load() >= 5; }));
   std::vector<FramePtr> got;
-  stream->ring().read(cursor, got, 100);
+  stream.ring().read(cursor, got, 100);
   ASSERT_FALSE(got.empty());
   EXPECT_TRUE(got.front()->keyframe);
-  stream->remove_reader();
-  stream->stop();
+  stream.remove_reader();
+  stream.stop();
+  capture.stop();
+}
+
+// Main and sub from one capture: sub is scaled and thinned, its counters still readable after decoding, and the
+// capture's frame counter shows that sub skips pictures evenly.
+TEST(Capture, SubIsScaledAndThinnedFromTheMainCapture) {
+  Capture capture(hal::make_synthetic_source({640, 360, 50, false, true}));
+  VideoStream main("main", capture.subscribe({}), x264(), {640, 360, 50, 800, false, 50}, 100);
+  VideoStream sub("sub", capture.subscribe({}), x264(), {320, 180, 10, 300, false, 20}, 40);
+  capture.start();
+  main.start();
+  sub.start();
+  auto mc = main.add_reader();
+  auto sc = sub.add_reader();
+  ASSERT_TRUE(eventually([&] { return sub.stats().frames_encoded >= 8; }));
+  main.stop();
+  sub.stop();
+  capture.stop();
+  std::vector<FramePtr> frames;
+  sub.ring().read(sc, frames, 1000);
+  Decoder dec;
+  std::vector<std::uint64_t> counters;
+  for (const auto& f : frames) {
+    if (auto c = dec.decode(f->data)) counters.push_back(*c);
+  }
+  ASSERT_GE(counters.size(), 6u);
+  EXPECT_EQ(dec.width(), 320);
+  EXPECT_EQ(dec.height(), 180);
+  // 50 fps thinned to 10: every fifth picture (a busy machine may delay one, never deliver faster).
+  for (std::size_t i = 1; i < counters.size(); ++i) EXPECT_GE(counters[i] - counters[i - 1], 4u);
+  const double step = static_cast<double>(counters.back() - counters.front()) / (counters.size() - 1);
+  EXPECT_NEAR(step, 5.0, 0.8);
+  frames.clear();
+  main.ring().read(mc, frames, 1000);
+  EXPECT_GE(frames.size(), 3 * counters.size()) << "main is not thinned to sub's rate";
+  main.remove_reader();
+  sub.remove_reader();
+}
+
+TEST(VideoStream, ReconfiguresLiveAndReadersCarryOn) {
+  Capture capture(hal::make_synthetic_source({640, 360, 25, false, true}));
+  VideoStream stream("main", capture.subscribe({}), x264(), {640, 360, 25, 800, false, 25}, 100);
+  capture.start();
+  stream.start();
+  auto cursor = stream.add_reader();
+  ASSERT_TRUE(eventually([&] { return stream.stats().frames_encoded >= 3; }));
+  stream.reconfigure({320, 180, 25, 300, true, 10});
+  ASSERT_TRUE(eventually([&] { return stream.width() == 320; }));
+  const auto before = stream.stats().frames_encoded;
+  ASSERT_TRUE(eventually([&] { return stream.stats().frames_encoded >= before + 12; }));
+  stream.stop();
+  capture.stop();
+  std::vector<FramePtr> frames;
+  stream.ring().read(cursor, frames, 1000);
+  Decoder dec;
+  std::optional<std::uint64_t> last;
+  bool saw_small = false;
+  for (const auto& f : frames) {
+    auto c = dec.decode(f->data);
+    ASSERT_TRUE(c) << "every frame decodes, across the change";
+    if (last) {
+      EXPECT_GT(*c, *last) << "pictures in order across the change";
+    }
+    last = c;
+    saw_small = saw_small || dec.width() == 320;
+  }
+  EXPECT_TRUE(saw_small);
+  stream.remove_reader();
+}
+
+TEST(VideoStream, RefusedSettingsKeepTheRunningEncoder) {
+  Capture capture(hal::make_synthetic_source({320, 240, 50, false, true}));
+  VideoStream stream("main", capture.subscribe({}), x264(), {320, 240, 50, 500, false, 50}, 100);
+  capture.start();
+  stream.start();
+  (void)stream.add_reader();
+  stream.reconfigure({321, 240, 50, 500, false, 50});  // x264 refuses odd sizes
+  const auto before = stream.stats().frames_encoded;
+  ASSERT_TRUE(eventually([&] { return stream.stats().frames_encoded >= before + 5; }));
+  EXPECT_EQ(stream.width(), 320);
+  stream.remove_reader();
+}
+
+// A recorded file passed through: the access units come out as they went in, with keyframes flagged, looping.
+TEST(FileSource, PassesAnnexBThroughAndLoops) {
+  const std::string path = ::testing::TempDir() + "/freehold_clip.h264";
+  std::vector<std::vector<std::uint8_t>> units;
+  {
+    auto src = hal::make_synthetic_source({320, 240, 25, false, false});
+    std::string err;
+    auto enc = make_x264_encoder({320, 240, 25, 500, false, 5}, &err);
+    ASSERT_TRUE(enc) << err;
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    ASSERT_TRUE(f);
+    hal::Picture p;
+    for (int i = 0; i < 10; ++i) {
+      ASSERT_EQ(src->next(p), std::nullopt);
+      EncodedFrame out;
+      ASSERT_EQ(enc->encode(p, out), std::nullopt);
+      std::fwrite(out.data.data(), 1, out.data.size(), f);
+      units.push_back(out.data);
+    }
+    std::fclose(f);
+  }
+  std::string err;
+  auto file = hal::make_file_source({path, true, false}, &err);
+  ASSERT_TRUE(file) << err;
+  EXPECT_EQ(file->format(), hal::PixelFormat::h264);
+  EXPECT_EQ(file->width(), 320);
+  EXPECT_EQ(file->height(), 240);
+  Decoder dec;
+  hal::Picture p;
+  for (int i = 0; i < 25; ++i) {
+    ASSERT_EQ(file->next(p), std::nullopt) << "unit " << i;
+    EXPECT_EQ(p.keyframe, i % 10 % 5 == 0) << "unit " << i;
+    if (i < 10) {
+      EXPECT_EQ(p.data, units[static_cast<std::size_t>(i)]) << "unit " << i << " passes through unchanged";
+    }
+    EXPECT_EQ(dec.decode(p.data), static_cast<std::uint64_t>(i % 10)) << "unit " << i;
+  }
+}
+
+TEST(FileSource, NamesTheProblemWithABadFile) {
+  std::string err;
+  EXPECT_EQ(hal::make_file_source({"/nonexistent/clip.mp4", true, false}, &err), nullptr);
+  EXPECT_EQ(err, "cannot open /nonexistent/clip.mp4: No such file or directory");
+  const std::string junk = ::testing::TempDir() + "/freehold_junk.mp4";
+  std::FILE* f = std::fopen(junk.c_str(), "wb");
+  ASSERT_TRUE(f);
+  std::fputs("this is not a video", f);
+  std::fclose(f);
+  EXPECT_EQ(hal::make_file_source({junk, true, false}, &err), nullptr);
+  EXPECT_NE(err.find("freehold_junk.mp4"), std::string::npos) << err;
+}
+
+// A passthrough stream keeps its GOP cache warm with nobody watching, so a reader starts at a keyframe at once.
+TEST(VideoStream, PassthroughKeepsTheGopCacheWarm) {
+  const std::string path = ::testing::TempDir() + "/freehold_clip2.h264";
+  {
+    auto src = hal::make_synthetic_source({320, 240, 25, false, false});
+    std::string err;
+    auto enc = make_x264_encoder({320, 240, 25, 500, false, 10}, &err);
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    ASSERT_TRUE(f && enc);
+    hal::Picture p;
+    for (int i = 0; i < 30; ++i) {
+      ASSERT_EQ(src->next(p), std::nullopt);
+      EncodedFrame out;
+      ASSERT_EQ(enc->encode(p, out), std::nullopt);
+      std::fwrite(out.data.data(), 1, out.data.size(), f);
+    }
+    std::fclose(f);
+  }
+  std::string err;
+  auto file = hal::make_file_source({path, true, true}, &err);
+  ASSERT_TRUE(file) << err;
+  Capture capture(std::move(file));
+  VideoStream stream("main", capture.subscribe({}),
+                     [](const EncoderSettings&, std::string*) { return make_passthrough_encoder(Codec::h264); },
+                     {320, 240, 25, 0, false, 10}, 40);
+  capture.start();
+  stream.start();
+  ASSERT_TRUE(eventually([&] { return stream.stats().frames_encoded >= 12; })) << "published with no reader";
+  auto cursor = stream.add_reader();
+  std::vector<FramePtr> got;
+  stream.ring().read(cursor, got, 100);
+  ASSERT_FALSE(got.empty()) << "the cached GOP is there at once";
+  EXPECT_TRUE(got.front()->keyframe);
+  stream.remove_reader();
 }
 
 }  // namespace

@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "media/camera.hpp"
+
+#include "core/log.hpp"
+
+namespace freehold::media {
+namespace {
+
+constexpr const char* kProfiles[] = {"main", "sub"};
+
+std::unique_ptr<hal::Source> open_source(const Config& c, std::string* error) {
+  const std::string& kind = c.get_string("source.kind");
+  if (kind == "file") {
+    if (c.get_string("source.file").empty()) {
+      *error = "source.kind is \"file\" but source.file is empty";
+      return nullptr;
+    }
+    return hal::make_file_source({c.get_string("source.file"), c.get_bool("source.loop"), true}, error);
+  }
+  // The capture mode: as configured, or what the main stream (and the faster stream's rate) needs.
+  auto pick = [&](const char* key, std::int64_t fallback) {
+    const std::int64_t v = c.get_int(std::string("source.") + key);
+    return static_cast<int>(v ? v : fallback);
+  };
+  hal::SyntheticOptions so;
+  so.width = pick("width", c.get_int("stream.main.width"));
+  so.height = pick("height", c.get_int("stream.main.height"));
+  so.fps = pick("fps", std::max(c.get_int("stream.main.fps"), c.get_int("stream.sub.fps")));
+  so.moving_box = true;
+  return hal::make_synthetic_source(so);
+}
+
+EncoderFactory factory_for(const std::string& codec) {
+  (void)codec;  // only H.264 so far
+  return [](const EncoderSettings& s, std::string* err) { return make_x264_encoder(s, err); };
+}
+
+bool same(const EncoderSettings& a, const EncoderSettings& b) {
+  return a.width == b.width && a.height == b.height && a.fps == b.fps && a.bitrate_kbps == b.bitrate_kbps &&
+         a.constant_bitrate == b.constant_bitrate && a.gop == b.gop;
+}
+
+}  // namespace
+
+EncoderSettings profile_settings(const Config& c, const std::string& name) {
+  const std::string p = "stream." + name + ".";
+  EncoderSettings es;
+  es.width = static_cast<int>(c.get_int(p + "width"));
+  es.height = static_cast<int>(c.get_int(p + "height"));
+  es.fps = static_cast<int>(c.get_int(p + "fps"));
+  es.bitrate_kbps = static_cast<int>(c.get_int(p + "bitrate_kbps"));
+  es.constant_bitrate = c.get_string(p + "rate_control") == "cbr";
+  es.gop = static_cast<int>(c.get_int(p + "gop"));
+  return es;
+}
+
+std::unique_ptr<Camera> Camera::open(const Config& c, std::string* error) {
+  auto source = open_source(c, error);
+  if (!source) return nullptr;
+  std::unique_ptr<Camera> cam(new Camera());
+  cam->capture_ = std::make_unique<Capture>(std::move(source));
+  const bool encoded = cam->capture_->format() != hal::PixelFormat::i420;
+  log::info("camera.source", {{"kind", c.get_string("source.kind")},
+                              {"format", hal::to_string(cam->capture_->format())},
+                              {"width", cam->capture_->width()},
+                              {"height", cam->capture_->height()},
+                              {"fps", cam->capture_->fps()}});
+  for (const char* name : kProfiles) {
+    EncoderSettings es = profile_settings(c, name);
+    EncoderFactory make = factory_for(c.get_string(std::string("stream.") + name + ".codec"));
+    if (encoded) {
+      if (std::string(name) != "main") {
+        log::warn("stream.unavailable", {{"stream", name},
+                                         {"reason", std::string("the source delivers ") +
+                                                        hal::to_string(cam->capture_->format()) +
+                                                        ", passed through on main only"}});
+        continue;
+      }
+      es.width = cam->capture_->width();
+      es.height = cam->capture_->height();
+      es.fps = cam->capture_->fps();
+      const Codec codec = cam->capture_->format() == hal::PixelFormat::h264 ? Codec::h264 : Codec::mjpeg;
+      make = [codec](const EncoderSettings&, std::string*) { return make_passthrough_encoder(codec); };
+    }
+    std::string err;
+    if (!make(es, &err)) {
+      log::error("stream.encoder_failed", {{"stream", name}, {"error", err}});
+      continue;
+    }
+    auto feed = cam->capture_->subscribe({});
+    // A ring of a GOP and a second: a new reader starts at the cached keyframe, a late one has a second of slack.
+    const auto ring = static_cast<std::size_t>(std::max(es.gop, 1) + std::max(es.fps, 1));
+    cam->streams_.push_back(std::make_unique<VideoStream>(name, std::move(feed), std::move(make), es, ring));
+  }
+  if (cam->streams_.empty()) {
+    *error = "no stream could be built (see the stream.* errors above)";
+    return nullptr;
+  }
+  return cam;
+}
+
+Camera::~Camera() { stop(); }
+
+void Camera::start() {
+  capture_->start();
+  for (auto& s : streams_) s->start();
+}
+
+void Camera::stop() {
+  if (capture_) capture_->stop();
+  for (auto& s : streams_) s->stop();
+}
+
+std::vector<VideoStream*> Camera::streams() const {
+  std::vector<VideoStream*> out;
+  for (const auto& s : streams_) out.push_back(s.get());
+  return out;
+}
+
+void Camera::apply(const Config& c) {
+  if (capture_->format() != hal::PixelFormat::i420) return;  // passthrough follows the source, not the settings
+  for (auto& s : streams_) {
+    const EncoderSettings next = profile_settings(c, s->name());
+    if (!same(next, s->settings())) s->reconfigure(next);
+  }
+}
+
+}  // namespace freehold::media
