@@ -241,9 +241,10 @@ def med(results, key):
 
 def table(all_results, ns, servers):
     lines = ["| N | server | streaming CPU-s/Gbit | all threads CPU-s/Gbit | Gbit/s | ok | gaps | slow | failed | media rate "
-             "median (min) | RSS MiB | PSS MiB | PSS/reader KiB | loader CPU % | other load (cores) |",
+             "median (min) | RSS MiB | PSS MiB | PSS per added reader KiB | loader CPU % | other load (cores) |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     ratios = []
+    prev = {}  # server -> (N, PSS KiB) of the previous reader count: memory per reader is the slope
     for n in ns:
         cpg = {}
         for s in servers:
@@ -251,8 +252,9 @@ def table(all_results, ns, servers):
             if not rs:
                 continue
             cpg[s] = med(rs, "net_cpu_s_per_gbit")
-            per_reader = statistics.median([(r["server_pss_kib"] - r["idle_pss_kib"]) / n for r in rs
-                                            if r["server_pss_kib"] > 0 and r["idle_pss_kib"]] or [float("nan")])
+            pss = med(rs, "server_pss_kib")
+            per_reader = (pss - prev[s][1]) / (n - prev[s][0]) if s in prev and n > prev[s][0] else float("nan")
+            prev[s] = (n, pss)
             loader = statistics.median([100 * r["loader_cpu_s"] / r["window_s"] for r in rs])
             lines.append(
                 f"| {n} | {s} | {cpg[s]:.3f} | {med(rs, 'server_cpu_s_per_gbit'):.3f} | {med(rs, 'gbit_per_s'):.3f} | "
