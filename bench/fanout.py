@@ -316,7 +316,11 @@ def main():
                     server = (Peer(args.peer, clip, work) if name == "peer"
                               else Freeholdd(args.freeholdd, clip, work, source, args.synthetic_kbps))
                     log(f"N={n} round {rnd + 1}/{args.rounds}: {name}")
-                    r = run_one(args, server, n)
+                    try:
+                        r = run_one(args, server, n)
+                    except (RuntimeError, subprocess.TimeoutExpired, ValueError) as e:
+                        failures.append(f"N={n} {name} round {rnd + 1}: {e}")
+                        continue
                     r["round"] = rnd
                     results.append(r)
                     bad = r["failed"] + r["no_media"]
