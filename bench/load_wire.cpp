@@ -68,8 +68,10 @@ std::optional<std::size_t> InterleavedStream::take_text(const std::uint8_t* data
   const std::size_t before = text_.size();
   const std::size_t take = std::min(size, kMaxResponse - before);
   text_.append(reinterpret_cast<const char*>(data), take);
-  const std::size_t from = before >= 3 ? before - 3 : 0;
-  const auto end = text_.find("\r\n\r\n", from);
+  if (head_end_ == std::string::npos) {  // once found, the body may hold blank lines of its own
+    head_end_ = text_.find("\r\n\r\n", before >= 3 ? before - 3 : 0);
+  }
+  const auto end = head_end_;
   if (end == std::string::npos) {
     if (text_.size() >= kMaxResponse) {
       fail("a response head over 64 KiB");
@@ -102,6 +104,7 @@ std::optional<std::size_t> InterleavedStream::take_text(const std::uint8_t* data
   response->body = text_.substr(end + 4, body);
   const std::size_t used = take - (text_.size() - total);  // bytes past the response belong to what follows
   text_.clear();
+  head_end_ = std::string::npos;
   state_ = State::start;
   sink.on_response(std::move(*response));
   return used;

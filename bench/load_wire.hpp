@@ -52,6 +52,7 @@ class InterleavedStream final {
   std::uint8_t rtp_have_ = 0;
   std::uint16_t remaining_ = 0;
   std::string text_;
+  std::size_t head_end_ = std::string::npos;  // where the response's head ends in text_, once seen
   std::string error_;
 };
 
