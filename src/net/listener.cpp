@@ -34,6 +34,17 @@ std::optional<std::string> listen(tcp::acceptor& acc, const std::string& address
 asio::awaitable<void> accept_loop(tcp::acceptor& acc, AcceptPolicy policy) {
   const std::string refused = policy.name + ".connection_refused";
   const std::string failed = policy.name + ".accept_failed";
+  auto take = [&](tcp::socket socket) {
+    if (policy.open() >= policy.limit) {
+      log::warn(refused, {{"reason", "connection limit"}, {"limit", policy.limit}});
+      return;  // the socket closes as it goes out of scope
+    }
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    policy.serve(std::move(socket));
+  };
+  boost::system::error_code nb;
+  acc.non_blocking(true, nb);
   for (;;) {
     auto [ec, socket] = co_await acc.async_accept(asio::as_tuple(asio::use_awaitable));
     if (ec) {
@@ -44,12 +55,16 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acc, AcceptPolicy policy) {
       co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
     }
-    if (policy.open() >= policy.limit) {
-      log::warn(refused, {{"reason", "connection limit"}, {"limit", policy.limit}});
-      continue;  // the socket closes as it goes out of scope
+    take(std::move(socket));
+    // A busy I/O thread comes back here seldom: take every connection already waiting, not one per wake-up
+    // (bounded, so a flood of connections cannot starve the sessions).
+    for (int i = 0; i < 256 && !policy.stopping(); ++i) {
+      tcp::socket next(acc.get_executor());
+      boost::system::error_code aec;
+      acc.accept(next, aec);
+      if (aec) break;  // would_block: the backlog is empty; a real error shows on the next async_accept
+      take(std::move(next));
     }
-    socket.set_option(tcp::no_delay(true), ec);
-    policy.serve(std::move(socket));
   }
 }
 

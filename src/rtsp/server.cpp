@@ -176,6 +176,16 @@ struct Session {
   Clock::time_point last_report;
 };
 
+// What one session is due now: the shared bursts (or copies with its channel patched in) and maybe a sender report.
+// Reused from batch to batch, so sending allocates nothing in the steady state.
+struct Batch {
+  std::vector<RtpRing::Ptr> frames;
+  std::vector<asio::const_buffer> buffers;         // TCP: the whole batch, in order
+  std::vector<std::vector<std::uint8_t>> patched;  // bursts copied for a session on another channel
+  std::array<std::uint8_t, 4 + 28> report{};       // interleaved prefix + RTCP sender report
+  bool has_report = false;
+};
+
 // RTSP over TCP, or RTSPS: the same protocol inside TLS on its own port.
 struct Connection {
   std::optional<tcp::socket> plain;
@@ -190,6 +200,10 @@ struct Connection {
   std::optional<Session> session;
   std::string user;  // authenticated user, for the audit
   std::uint64_t waker_id = 0;
+  Batch batch;
+  bool parked = false;      // the writer waits for frames: the fan-out may send for it directly (plain TCP)
+  bool has_carry = false;   // the fan-out sent part of `batch`; the writer sends the rest first
+  std::size_t carry = 0;    // bytes of `batch.buffers` already sent
 
   Connection(tcp::socket s, asio::ssl::context* tls_context, std::string r)
       : remote(std::move(r)), wake(s.get_executor()) {
@@ -491,7 +505,7 @@ struct Server::Impl {
         s.cursor = s.fanout->join();
         s.playing = true;
         c.waker_id = s.fanout->next_waker++;
-        s.fanout->wakers[c.waker_id] = [&c] { c.wake.cancel(); };
+        s.fanout->wakers[c.waker_id] = [this, &c] { deliver(c); };
       }
       r.header("Session", s.id);
       r.header("Range", "npt=now-");
@@ -557,11 +571,90 @@ struct Server::Impl {
     co_return !ec;
   }
 
+  // Takes what session `s` is due into `c.batch`: false if nothing. Counts, logs a reader that fell behind, adds a
+  // sender report every few seconds, and for TCP lays out the buffers of one gathered write.
+  bool take_batch(Connection& c, Session& s) {
+    Batch& b = c.batch;
+    b.frames.clear();
+    const auto max_lag = static_cast<std::size_t>(2 * s.fanout->stream->fps());  // two seconds
+    const auto dropped_before = s.cursor.dropped;
+    s.fanout->ring.read(s.cursor, b.frames, max_lag, kBatchFrames);
+    if (s.cursor.dropped != dropped_before) {
+      log::warn("rtsp.reader_too_slow", {{"remote", c.remote},
+                                         {"stream", s.fanout->stream->name()},
+                                         {"dropped_frames", s.cursor.dropped - dropped_before},
+                                         {"dropped_total", s.cursor.dropped}});
+    }
+    if (b.frames.empty()) return false;
+    totals.frames_sent += b.frames.size();
+    for (const auto& f : b.frames) {
+      s.packets_sent += static_cast<std::uint32_t>(f->burst.packets());
+      s.octets_sent += static_cast<std::uint32_t>(f->burst.payload_bytes());
+    }
+    // A sender report every few seconds maps RTP time to wall-clock time for the receiver.
+    b.has_report = Clock::now() - s.last_report >= kSenderReportInterval;
+    if (b.has_report) {
+      s.last_report = Clock::now();
+      const auto sr = build_sender_report({s.fanout->ssrc, std::chrono::system_clock::now(), s.fanout->rtp_now(),
+                                           s.packets_sent, s.octets_sent});
+      b.report = {'$', static_cast<std::uint8_t>(s.channel + 1), 0, 28};
+      std::copy(sr.begin(), sr.end(), b.report.begin() + 4);
+    }
+    if (s.tcp) {
+      b.buffers.clear();
+      b.patched.clear();
+      for (const auto& f : b.frames) {
+        if (s.channel == 0) {
+          b.buffers.emplace_back(asio::buffer(f->burst.bytes));
+          continue;
+        }
+        auto& copy = b.patched.emplace_back(f->burst.bytes);
+        for (auto off : f->burst.offsets) copy[off + 1] = s.channel;
+        b.buffers.emplace_back(asio::buffer(copy));
+      }
+      if (b.has_report) b.buffers.emplace_back(asio::buffer(b.report));
+    }
+    return true;
+  }
+
+  // A new frame for a playing session. The fast path: a plain TCP session whose writer is idle gets the frame with
+  // one non-blocking sendmsg right here, without waking its coroutine; what the socket does not take, the writer
+  // sends. Everything else just wakes the writer.
+  void deliver(Connection& c) {
+    const bool direct = c.parked && c.plain && c.out.empty() && !c.has_carry && !c.closing && c.session &&
+                        c.session->playing && c.session->tcp && !c.session->fanout->refused;
+    if (!direct) {
+      c.wake.cancel();
+      return;
+    }
+    if (!take_batch(c, *c.session)) return;
+    boost::system::error_code ec;
+    const std::size_t sent = c.plain->send(c.batch.buffers, 0, ec);
+    if (!ec && sent == asio::buffer_size(c.batch.buffers)) return;  // all out; the writer stays parked
+    c.carry = ec ? 0 : sent;
+    c.has_carry = true;
+    c.wake.cancel();
+  }
+
   awaitable<void> write_loop(Connection& c) {
-    std::vector<RtpRing::Ptr> frames;
     std::vector<asio::const_buffer> buffers;
-    std::vector<std::vector<std::uint8_t>> patched;  // bursts copied for a session on another channel
     for (;;) {
+      if (c.has_carry) {
+        // First the rest of a batch the fan-out began: nothing may come between the bytes of one RTP packet.
+        buffers.clear();
+        std::size_t skip = c.carry;
+        for (const auto& b : c.batch.buffers) {
+          if (skip >= b.size()) {
+            skip -= b.size();
+            continue;
+          }
+          buffers.push_back(b + skip);
+          skip = 0;
+        }
+        c.has_carry = false;
+        if (!co_await send(c, buffers)) co_return;
+        continue;
+      }
       if (!c.out.empty()) {
         std::deque<std::string> pending;
         pending.swap(c.out);
@@ -578,46 +671,9 @@ struct Server::Impl {
           log::info("rtsp.session_stopped", {{"remote", c.remote}, {"reason", "privacy mode or stream disabled"}});
           co_return;
         }
-        frames.clear();
-        const auto max_lag = static_cast<std::size_t>(2 * s.fanout->stream->fps());  // two seconds
-        const auto dropped_before = s.cursor.dropped;
-        s.fanout->ring.read(s.cursor, frames, max_lag, kBatchFrames);
-        if (s.cursor.dropped != dropped_before) {
-          log::warn("rtsp.reader_too_slow", {{"remote", c.remote},
-                                             {"stream", s.fanout->stream->name()},
-                                             {"dropped_frames", s.cursor.dropped - dropped_before},
-                                             {"dropped_total", s.cursor.dropped}});
-        }
-        if (!frames.empty()) {
-          totals.frames_sent += frames.size();
-          for (const auto& f : frames) {
-            s.packets_sent += static_cast<std::uint32_t>(f->burst.packets());
-            s.octets_sent += static_cast<std::uint32_t>(f->burst.payload_bytes());
-          }
-          // A sender report every few seconds maps RTP time to wall-clock time for the receiver.
-          std::array<std::uint8_t, 4 + 28> report{};
-          const bool send_report = Clock::now() - s.last_report >= kSenderReportInterval;
-          if (send_report) {
-            s.last_report = Clock::now();
-            const auto sr = build_sender_report({s.fanout->ssrc, std::chrono::system_clock::now(),
-                                                 s.fanout->rtp_now(), s.packets_sent, s.octets_sent});
-            report = {'$', static_cast<std::uint8_t>(s.channel + 1), 0, 28};
-            std::copy(sr.begin(), sr.end(), report.begin() + 4);
-          }
+        if (take_batch(c, s)) {
           if (s.tcp) {
-            buffers.clear();
-            patched.clear();
-            for (const auto& f : frames) {
-              if (s.channel == 0) {
-                buffers.emplace_back(asio::buffer(f->burst.bytes));
-                continue;
-              }
-              auto& copy = patched.emplace_back(f->burst.bytes);
-              for (auto off : f->burst.offsets) copy[off + 1] = s.channel;
-              buffers.emplace_back(asio::buffer(copy));
-            }
-            if (send_report) buffers.emplace_back(asio::buffer(report));
-            if (!co_await send(c, buffers)) co_return;
+            if (!co_await send(c, c.batch.buffers)) co_return;
           } else {
             // The session may end (TEARDOWN, PAUSE) while a datagram is in flight: hold the sockets, copy what
             // is needed, and re-check after every send.
@@ -625,7 +681,7 @@ struct Server::Impl {
             const std::string id = s.id;
             const auto to_rtp = s.client_rtp, to_rtcp = s.client_rtcp;
             auto still_playing = [&c, &id] { return c.session && c.session->id == id && c.session->playing; };
-            for (const auto& f : frames) {
+            for (const auto& f : c.batch.frames) {
               for (std::size_t i = 0; i < f->burst.packets() && still_playing(); ++i) {
                 auto pkt = f->burst.packet(i);
                 auto [ec, n] = co_await udp_pair->rtp.async_send_to(asio::buffer(pkt.data(), pkt.size()), to_rtp,
@@ -633,17 +689,19 @@ struct Server::Impl {
                 if (ec && ec != asio::error::connection_refused && still_playing()) co_return;
               }
             }
-            if (send_report && still_playing()) {
-              auto [ec, n] = co_await udp_pair->rtcp.async_send_to(asio::buffer(report.data() + 4, 28), to_rtcp,
-                                                                   tuple_awaitable);
+            if (c.batch.has_report && still_playing()) {
+              auto [ec, n] = co_await udp_pair->rtcp.async_send_to(asio::buffer(c.batch.report.data() + 4, 28),
+                                                                   to_rtcp, tuple_awaitable);
               if (ec && ec != asio::error::connection_refused && still_playing()) co_return;
             }
           }
           continue;
         }
       }
+      c.parked = true;
       c.wake.expires_at(Clock::time_point::max());
       co_await c.wake.async_wait(tuple_awaitable);
+      c.parked = false;
     }
   }
 
@@ -690,6 +748,7 @@ struct Server::Impl {
     std::string remote = socket.remote_endpoint(ec).address().to_string();
     if (remote.starts_with("::ffff:")) remote = remote.substr(7);
     Connection c(std::move(socket), secure ? options.tls : nullptr, std::move(remote));
+    if (c.plain) c.plain->non_blocking(true, ec);  // for the fan-out's direct sends; Asio's own I/O copes
     auto reg = connections.insert(connections.end(), &c);
     try {
       if (!c.tls || co_await handshake(c)) co_await (read_loop(c) || write_loop(c) || watchdog(c));
