@@ -315,7 +315,12 @@ class Daemon final {
               {"sessions_playing", r.sessions_playing},
               {"frames_sent", r.frames_sent},
               {"frames_dropped", r.frames_dropped},
-              {"auth_failures", r.auth_failures}};
+              {"auth_failures", r.auth_failures},
+              {"send_latency_us",
+               {{"count", r.send_latency.count},
+                {"p50", r.send_latency.p50_us},
+                {"p99", r.send_latency.p99_us},
+                {"max", r.send_latency.max_us}}}};
     }
     return nlohmann::json{{"streams", streams}, {"rtsp", rtsp}}.dump();
   }

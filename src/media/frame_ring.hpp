@@ -23,6 +23,7 @@ struct EncodedFrame {
   Codec codec = Codec::h264;
   bool keyframe = false;           // H.264 IDR (with SPS/PPS in front); every MJPEG frame
   std::int64_t capture_us = 0;     // capture time, monotonic clock (drives RTP timestamps)
+  std::int64_t encoded_us = 0;     // when it left the encoder, monotonic clock (send latency)
   std::uint64_t sequence = 0;      // assigned by the ring: 0, 1, 2, ...
 };
 

@@ -118,6 +118,9 @@ void VideoStream::run() {
     }
     picture.reset();  // back to the capture's pool
     if (frame.data.empty()) continue;
+    frame.encoded_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                           std::chrono::steady_clock::now().time_since_epoch())
+                           .count();
     ++frames_;
     bytes_ += frame.data.size();
     ring_.publish(std::move(frame));

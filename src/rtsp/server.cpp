@@ -47,6 +47,7 @@ constexpr std::chrono::seconds kSenderReportInterval{5};
 struct RtpFrame {
   bool keyframe = false;
   std::uint64_t sequence = 0;
+  std::int64_t encoded_us = 0;
   RtpBurst burst;
 };
 using RtpRing = media::Ring<RtpFrame>;
@@ -134,6 +135,7 @@ struct Fanout {
     for (const auto& f : frames) {
       RtpFrame r;
       r.keyframe = f->keyframe;
+      r.encoded_us = f->encoded_us;
       // RTP's 90 kHz clock from the capture time, so timestamps follow real time even when frames are dropped.
       const auto ts = timestamp_offset + static_cast<std::uint32_t>(f->capture_us * 9 / 100);
       codec = f->codec;
@@ -229,6 +231,14 @@ struct Server::Impl {
   std::uint16_t next_udp_port;
   std::uint64_t session_serial = 0;
   ServerStats totals;
+  LatencyHistogram send_latency;
+
+  // The newest frame of a batch is out: how long since it left the encoder.
+  void sent(const Batch& b) {
+    if (b.frames.empty()) return;
+    const auto now = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch()).count();
+    send_latency.record(now - b.frames.back()->encoded_us);
+  }
   bool stopping = false;
 
   Impl(asio::io_context& i, std::vector<media::VideoStream*> streams, Dependencies d, ServerOptions o)
@@ -629,9 +639,12 @@ struct Server::Impl {
     }
     if (!take_batch(c, *c.session)) return;
     boost::system::error_code ec;
-    const std::size_t sent = c.plain->send(c.batch.buffers, 0, ec);
-    if (!ec && sent == asio::buffer_size(c.batch.buffers)) return;  // all out; the writer stays parked
-    c.carry = ec ? 0 : sent;
+    const std::size_t written = c.plain->send(c.batch.buffers, 0, ec);
+    if (!ec && written == asio::buffer_size(c.batch.buffers)) {
+      sent(c.batch);
+      return;  // all out; the writer stays parked
+    }
+    c.carry = ec ? 0 : written;
     c.has_carry = true;
     c.wake.cancel();
   }
@@ -653,6 +666,7 @@ struct Server::Impl {
         }
         c.has_carry = false;
         if (!co_await send(c, buffers)) co_return;
+        sent(c.batch);
         continue;
       }
       if (!c.out.empty()) {
@@ -674,6 +688,7 @@ struct Server::Impl {
         if (take_batch(c, s)) {
           if (s.tcp) {
             if (!co_await send(c, c.batch.buffers)) co_return;
+            sent(c.batch);
           } else {
             // The session may end (TEARDOWN, PAUSE) while a datagram is in flight: hold the sockets, copy what
             // is needed, and re-check after every send.
@@ -689,6 +704,7 @@ struct Server::Impl {
                 if (ec && ec != asio::error::connection_refused && still_playing()) co_return;
               }
             }
+            if (still_playing()) sent(c.batch);
             if (c.batch.has_report && still_playing()) {
               auto [ec, n] = co_await udp_pair->rtcp.async_send_to(asio::buffer(c.batch.report.data() + 4, 28),
                                                                    to_rtcp, tuple_awaitable);
@@ -837,6 +853,7 @@ std::size_t Server::connections() const { return impl_->connections.size(); }
 
 ServerStats Server::stats() const {
   ServerStats s = impl_->totals;
+  s.send_latency = impl_->send_latency.summary();
   s.connections = impl_->connections.size();
   for (auto* c : impl_->connections) {
     if (c->session && c->session->playing) {

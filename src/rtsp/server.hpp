@@ -18,6 +18,7 @@
 
 #include "core/accounts.hpp"
 #include "core/audit.hpp"
+#include "core/histogram.hpp"
 #include "core/device_model.hpp"
 #include "core/lockout.hpp"
 #include "media/video_stream.hpp"
@@ -45,6 +46,7 @@ struct ServerStats {
   std::uint64_t frames_sent = 0;
   std::uint64_t frames_dropped = 0;  // lost by slow sessions
   std::uint64_t auth_failures = 0;
+  LatencySummary send_latency;  // a frame leaving the encoder to its last byte in a session's socket
 };
 
 struct Dependencies {

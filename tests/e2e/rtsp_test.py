@@ -239,19 +239,24 @@ HOST_HEX = "0100007F"  # 127.0.0.1 as /proc/net/tcp writes it
 # The burned-in counter
 
 
-def burned_counter(y, width, height):
-    """hal::read_burned_counter: 32 bits MSB first in row 0 of square blocks, sampled at each block's centre."""
+def burned_value(y, width, height, row, bits):
+    """hal::read_burned_counter's reading of one row of bit blocks (MSB first, each 1/80 of the width, sampled at
+    the block's centre): row 0 is the frame counter (32 bits), row 1 the UTC time in ms (48 bits)."""
     block = width / 80
-    if block < 2 or height < 2 * block:
+    if block < 2 or height < (row + 1) * block:
         return None
-    row = int(block / 2) * width
+    base = int((row + 0.5) * block) * width
     v = 0
-    for i in range(32):
-        sample = y[row + int((i + 0.5) * block)]
+    for i in range(bits):
+        sample = y[base + int((i + 0.5) * block)]
         if 96 < sample < 160:
-            return None  # neither dark nor bright: no counter here
+            return None  # neither dark nor bright: no value here
         v = (v << 1) | (1 if sample >= 160 else 0)
     return v
+
+
+def burned_counter(y, width, height):
+    return burned_value(y, width, height, 0, 32)
 
 
 def stride(stream):
@@ -891,6 +896,38 @@ def check_snapshot(daemon, port, user, pw):
             "; ".join(problems))
 
 
+def check_live_reconfigure(daemon, port, user, pw):
+    """Changing /sub's size and bitrate through the REST API applies live to /sub only: no restart asked, /sub comes
+    out at the new size, and a reader of /main decodes through the change without a gap."""
+    status, _, body = https(daemon.https_port, "POST", "/api/v1/session", {"username": user, "password": pw})
+    token = json.loads(body or b"{}").get("token") if status in (200, 201) else None
+    main_reader = ffmpeg_reader("ffmpeg main during the change", rtsp_url(port, "main", user, pw), "tcp", "main", 80)
+    wait_until(lambda: len(main_reader.counters) >= 10 or main_reader.proc.poll() is not None, 10)
+    status, _, body = https(daemon.https_port, "PATCH", "/api/v1/config",
+                            {"stream": {"sub": {"width": 480, "height": 270, "bitrate_kbps": 300}}}, token=token)
+    answer = json.loads(body or b"{}") if body else {}
+    R.check("PATCH stream.sub width/height/bitrate: 200, applied live (restart_required empty)",
+            status == 200 and answer.get("restart_required") == []
+            and set(answer.get("changed", [])) == {"stream.sub.width", "stream.sub.height", "stream.sub.bitrate_kbps"},
+            f"{status} {short(answer)}")
+    deadline, st = time.monotonic() + 10, {}
+    while time.monotonic() < deadline:
+        rc, data, err = ffprobe(rtsp_url(port, "sub", user, pw), "tcp", "-select_streams", "v:0", "-show_entries",
+                                "stream=width,height")
+        st = (data.get("streams") or [{}])[0] if isinstance(data, dict) else {}
+        if (st.get("width"), st.get("height")) == (480, 270):
+            break
+        time.sleep(0.3)
+    R.check("after the change, ffprobe sees /sub at 480x270", (st.get("width"), st.get("height")) == (480, 270),
+            short(st))
+    main_reader.join()
+    report_reader("a /main reader decodes 80 frames through /sub's change, no gap (only sub's encoder changed)",
+                  main_reader)
+    status, _, _ = https(daemon.https_port, "PATCH", "/api/v1/config",
+                         {"stream": {"sub": {k: STREAMS["sub"][k] for k in ("width", "height")}}}, token=token)
+    R.check("changing /sub back: 200", status == 200, str(status))
+
+
 def check_many_readers(port, user, pw):
     """5. Eight readers at once, four per stream, TCP and UDP mixed: all get 60 frames without a gap. One reader
     per stream starts it; the other three join once it plays (see check_simultaneous_start for joining at once)."""
@@ -1164,6 +1201,7 @@ def main():
         check_many_readers(port, user, pw)
         check_stalled_reader(daemon, port, user, pw)
         check_sessions_freed(daemon, port, user, pw, fds_at_start)
+        check_live_reconfigure(daemon, port, user, pw)
         R.check("the daemon survived every check so far", daemon.running(),
                 f"exit {daemon.proc.poll()}; log: {short(daemon.log_text(max(0, daemon.mark() - 20)), 1500)}")
         if daemon.running():
