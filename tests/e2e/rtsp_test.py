@@ -744,19 +744,7 @@ def check_auth(port, user, pw):
     R.check("a wrong password: ffprobe fails with 401 and gets no stream",
             rc not in (0, None) and "401" in err and not (isinstance(data, dict) and data.get("streams")),
             f"exit {rc}: {short(data)} {short(err)}")
-    try:
-        with socket.create_connection((HOST, port), timeout=IO_TIMEOUT) as s:
-            s.settimeout(IO_TIMEOUT)
-            s.sendall(f"DESCRIBE rtsp://{HOST}:{port}/main RTSP/1.0\r\nCSeq: 2\r\n\r\n".encode())
-            data, deadline = b"", time.monotonic() + IO_TIMEOUT
-            while b"\r\n\r\n" not in data and time.monotonic() < deadline:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-        head = data.decode("utf-8", "replace")
-    except OSError as e:
-        head = f"({e})"
+    head = raw_exchange(port, f"DESCRIBE rtsp://{HOST}:{port}/main RTSP/1.0\r\nCSeq: 2\r\n\r\n")
     R.check("no credentials: DESCRIBE gets 'RTSP/1.0 401' with 'WWW-Authenticate: Digest'",
             head.startswith("RTSP/1.0 401") and re.search(r"(?im)^WWW-Authenticate: Digest ", head)
             and re.search(r"(?im)^CSeq: 2\r?$", head), short(head))
@@ -774,24 +762,26 @@ def check_auth(port, user, pw):
             rc not in (0, None) and "404" in err, f"exit {rc}: {short(err)}")
 
 
-def tls_exchange(port, request, timeout=IO_TIMEOUT):
-    """Sends one request inside TLS and returns the response head ('' and the error if TLS or I/O failed)."""
+def raw_exchange(port, request, tls=False, timeout=IO_TIMEOUT):
+    """Sends one request (inside TLS if asked) and returns the response head, or '(error)'."""
     import ssl
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
     try:
         with socket.create_connection((HOST, port), timeout=timeout) as raw:
-            with ctx.wrap_socket(raw) as s:
-                s.settimeout(timeout)
-                s.sendall(request.encode())
-                data, deadline = b"", time.monotonic() + timeout
-                while b"\r\n\r\n" not in data and time.monotonic() < deadline:
-                    chunk = s.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
-                return data.decode("utf-8", "replace")
+            s = raw
+            if tls:
+                ctx = ssl.create_default_context()
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+                s = ctx.wrap_socket(raw)
+            s.settimeout(timeout)
+            s.sendall(request.encode())
+            data, deadline = b"", time.monotonic() + timeout
+            while b"\r\n\r\n" not in data and time.monotonic() < deadline:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            return data.decode("utf-8", "replace")
     except (OSError, ValueError) as e:
         return f"({e})"
 
@@ -809,30 +799,18 @@ def check_rtsps(port, tls_port, user, pw):
     basic = base64.b64encode(f"{user}:{pw}".encode()).decode()
     wrong = base64.b64encode(f"{user}:{pw}x".encode()).decode()
     req = "DESCRIBE {scheme}://" + HOST + ":{port}/main RTSP/1.0\r\nCSeq: 3\r\nAuthorization: Basic {cred}\r\n\r\n"
-    head = tls_exchange(tls_port, req.format(scheme="rtsps", port=tls_port, cred=basic))
+    head = raw_exchange(tls_port, req.format(scheme="rtsps", port=tls_port, cred=basic), tls=True)
     R.check("Basic credentials inside TLS: DESCRIBE 200 with an SDP", head.startswith("RTSP/1.0 200"), short(head))
     setup = ("SETUP rtsps://" + HOST + f":{tls_port}/main/trackID=0 RTSP/1.0\r\nCSeq: 4\r\n"
              f"Authorization: Basic {basic}\r\nTransport: RTP/AVP;unicast;client_port=40000-40001\r\n\r\n")
-    head = tls_exchange(tls_port, setup)
+    head = raw_exchange(tls_port, setup, tls=True)
     R.check("RTSPS refuses RTP over UDP (media would leave TLS): SETUP with client_port gets 461",
             head.startswith("RTSP/1.0 461"), short(head))
-    head = tls_exchange(tls_port, req.format(scheme="rtsps", port=tls_port, cred=wrong))
+    head = raw_exchange(tls_port, req.format(scheme="rtsps", port=tls_port, cred=wrong), tls=True)
     R.check("a wrong Basic password inside TLS: 401 offering Digest and Basic",
             head.startswith("RTSP/1.0 401") and re.search(r"(?im)^WWW-Authenticate: Basic ", head)
             and re.search(r"(?im)^WWW-Authenticate: Digest ", head), short(head))
-    try:
-        with socket.create_connection((HOST, port), timeout=IO_TIMEOUT) as s:
-            s.settimeout(IO_TIMEOUT)
-            s.sendall(req.format(scheme="rtsp", port=port, cred=basic).encode())
-            data, deadline = b"", time.monotonic() + IO_TIMEOUT
-            while b"\r\n\r\n" not in data and time.monotonic() < deadline:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-        head = data.decode("utf-8", "replace")
-    except OSError as e:
-        head = f"({e})"
+    head = raw_exchange(port, req.format(scheme="rtsp", port=port, cred=basic))
     R.check("the right Basic credentials over plain RTSP: 401, Digest only (Basic would expose the password)",
             head.startswith("RTSP/1.0 401") and not re.search(r"(?im)^WWW-Authenticate: Basic", head), short(head))
     try:
