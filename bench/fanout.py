@@ -157,17 +157,21 @@ class Freeholdd(Server):
         self.source = source
         self.synthetic_kbps = synthetic_kbps
 
+    def stream_config(self):
+        """The [source]/[stream.*] part of the configuration."""
+        if self.source == "file":
+            return f'[source]\nkind = "file"\nfile = "{self.clip}"\nloop = true\n'
+        # the synthetic pattern, encoded at the clip's size and rate
+        return ("[stream.main]\nwidth = 1280\nheight = 720\nfps = 25\n"
+                f'bitrate_kbps = {self.synthetic_kbps}\nrate_control = "cbr"\n')
+
     def start(self, readers):
-        self.port = free_port()
+        self.port, self.https_port = free_port(), free_port()
         config = os.path.join(self.work, "freeholdd.toml")
         with open(config, "w") as f:
-            f.write(f'[http]\nbind = "{HOST}"\nhttps_port = {free_port()}\n'
-                    f"[rtsp]\nport = {self.port}\nmax_sessions = {min(readers + 10, 4096)}\n")
-            if self.source == "file":
-                f.write(f'[source]\nkind = "file"\nfile = "{self.clip}"\nloop = true\n')
-            else:  # the synthetic pattern, encoded at the clip's size and rate
-                f.write("[stream.main]\nwidth = 1280\nheight = 720\nfps = 25\n"
-                        f'bitrate_kbps = {self.synthetic_kbps}\nrate_control = "cbr"\n')
+            f.write(f'[http]\nbind = "{HOST}"\nhttps_port = {self.https_port}\n'
+                    f"[rtsp]\nport = {self.port}\ntls_enabled = false\nmax_sessions = {min(readers + 10, 4096)}\n")
+            f.write(self.stream_config())
         env = dict(os.environ)
         env.pop("JOURNAL_STREAM", None)
         state = tempfile.mkdtemp(prefix="state-", dir=self.work)  # unclaimed: a fresh demo admin every start

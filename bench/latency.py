@@ -20,20 +20,18 @@ import argparse
 import json
 import os
 import socket
-import ssl
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import http.client
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 sys.path.insert(0, HERE)
 from fanout import HOST, Freeholdd, child_setup, free_port, log, make_clip, smaps_kib  # noqa: E402
-from rtsp_test import RtspClient, burned_value  # noqa: E402
+from rtsp_test import RtspClient, burned_value, https  # noqa: E402
 
 
 def pct(values, p):
@@ -48,41 +46,15 @@ class Synthetic720p30(Freeholdd):
 
     def __init__(self, binary, work, clip=None):
         super().__init__(binary, clip, work, "file" if clip else "synthetic", 4000)
-        self.https_port = None
 
-    def start(self, readers):
-        # Same as Freeholdd.start, with 30 fps and the HTTPS port remembered for the stats.
-        self.port, self.https_port = free_port(), free_port()
-        config = os.path.join(self.work, "freeholdd.toml")
-        with open(config, "w") as f:
-            f.write(f'[http]\nbind = "{HOST}"\nhttps_port = {self.https_port}\n'
-                    f"[rtsp]\nport = {self.port}\ntls_enabled = false\nmax_sessions = {readers + 10}\n")
-            if self.source == "file":
-                f.write(f'[source]\nkind = "file"\nfile = "{self.clip}"\n')
-            else:
-                f.write('[stream.main]\nwidth = 1280\nheight = 720\nfps = 30\ngop = 60\nbitrate_kbps = 4000\n')
-        state = tempfile.mkdtemp(prefix="state-", dir=self.work)
-        env = {k: v for k, v in os.environ.items() if k != "JOURNAL_STREAM"}
-        self._spawn([self.binary, "--demo", "--state-dir", state, "--config", config], env=env)
-        if not self.wait_stdout(r"Press Ctrl-C"):
-            raise RuntimeError(f"freeholdd did not start: {self.log_tail()}")
-        m = self.wait_stdout(r"(?m)^\s*username: (\S+)\n\s*password: (\S+)$", timeout=1)
-        self.user, self.password = m.group(1), m.group(2)
+    def stream_config(self):
+        if self.source == "file":
+            return super().stream_config()
+        return "[stream.main]\nwidth = 1280\nheight = 720\nfps = 30\ngop = 60\nbitrate_kbps = 4000\n"
 
     def api(self, method, path, body=None, token=None):
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        c = http.client.HTTPSConnection(HOST, self.https_port, context=ctx, timeout=10)
-        try:
-            headers = {"Content-Type": "application/json"} if body is not None else {}
-            if token:
-                headers["Authorization"] = "Bearer " + token
-            c.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
-            r = c.getresponse()
-            return r.status, json.loads(r.read() or b"{}")
-        finally:
-            c.close()
+        status, _, data = https(self.https_port, method, path, body, token)
+        return status, json.loads(data or b"{}")
 
     def send_latency(self):
         _, s = self.api("POST", "/api/v1/session", {"username": self.user, "password": self.password})
