@@ -7,7 +7,7 @@ set -euo pipefail
 
 build_pkgs=(g++ cmake ninja-build pkg-config git libboost1.81-dev libssl-dev libsodium-dev libtomlplusplus-dev
             nlohmann-json3-dev libsqlite3-dev libx264-dev libturbojpeg0-dev libavformat-dev libavcodec-dev
-            libavutil-dev libswscale-dev openssl)
+            libavutil-dev libswscale-dev libpugixml-dev openssl)
 test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev python3 curl
            ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
            gstreamer1.0-plugins-bad gstreamer1.0-libav
