@@ -28,11 +28,13 @@
 #include "core/crypto.hpp"
 #include "core/db.hpp"
 #include "core/device_model.hpp"
+#include "core/legacy_auth.hpp"
 #include "core/lockout.hpp"
 #include "core/log.hpp"
 #include "core/sessions.hpp"
 #include "core/tls_cert.hpp"
 #include "hal/source.hpp"
+#include "onvif/service.hpp"
 #include "media/encoder.hpp"
 #include "media/camera.hpp"
 #include "media/jpeg.hpp"
@@ -222,6 +224,7 @@ class Daemon final {
     so.request_timeout = std::chrono::seconds(cfg().get_int("http.request_timeout_s"));
     so.max_connections = static_cast<size_t>(cfg().get_int("http.max_connections"));
     server_.emplace(io_, tls_, *api_, so);
+    if (cfg().get_bool("onvif.enabled")) start_onvif(info, so);
     if (auto e = server_->start()) {
       log::error("http.listen_failed", {{"error", *e}});
       return 1;
@@ -248,6 +251,34 @@ class Daemon final {
 
  private:
   const Config& cfg() const { return model_.config(); }
+
+  // ONVIF at /onvif/ on both HTTP listeners; the motion sensor's state feeds its events.
+  void start_onvif(const web::DeviceInfo& info, const web::ServerOptions& so) {
+    const std::string id = crypto::sha256("freehold-onvif-endpoint:" + info.tls_fingerprint);
+    std::string uuid = crypto::hex(id.substr(0, 16));
+    uuid[12] = '5';  // a name-based UUID: stable for this device identity
+    uuid = uuid.substr(0, 8) + "-" + uuid.substr(8, 4) + "-" + uuid.substr(12, 4) + "-" + uuid.substr(16, 4) + "-" +
+           uuid.substr(20, 12);
+    const bool rtsp_on = cfg().get_bool("rtsp.enabled");
+    onvif_.emplace(onvif::ServiceDeps{
+        model_, accounts_, audit_, legacy_auth_, io_.get_executor(), slow_work_.get_executor(), info,
+        crypto::hex(id.substr(16, 8)), "urn:uuid:" + uuid, opts_.demo, so.https_port,
+        static_cast<std::uint16_t>(so.plain_enabled ? so.plain_port : 0),
+        static_cast<std::uint16_t>(rtsp_on ? cfg().get_int("rtsp.port") : 0),
+        static_cast<std::uint16_t>(rtsp_on && cfg().get_bool("rtsp.tls_enabled") ? cfg().get_int("rtsp.tls_port") : 0),
+        [this](const std::string& name) {
+          if (!camera_) return;
+          for (auto* s : camera_->streams()) {
+            if (s->name() == name) s->request_keyframe();
+          }
+        },
+        [this](const std::string&) { return take_snapshot(); },
+        [this] {
+          log::notice("daemon.reboot_requested", {{"by", "onvif"}});
+          asio::post(io_, [this] { stop(); });
+        }});
+    server_->mount("/onvif/", [this](web::Request r) { return onvif_->handle(std::move(r)); }, true);
+  }
 
   // The camera (source, capture, stream profiles) and the RTSP server over its streams.
   bool start_rtsp() {
@@ -430,6 +461,7 @@ class Daemon final {
 
   void stop() {
     uptime_timer_.cancel();
+    if (onvif_) onvif_->stop();
     server_->stop();
     if (rtsp_) rtsp_->stop();
     stop_deadline_ = std::chrono::steady_clock::now() + kStopGrace;
@@ -473,6 +505,8 @@ class Daemon final {
   asio::signal_set signals_;
   asio::steady_timer uptime_timer_;
   std::optional<web::Api> api_;
+  LegacyAuth legacy_auth_{accounts_, lockout_, audit_};
+  std::optional<onvif::Service> onvif_;
   std::optional<web::Server> server_;
   std::unique_ptr<media::Camera> camera_;
   std::optional<rtsp::Server> rtsp_;  // after camera_: destroyed first, detaching from its streams

@@ -75,6 +75,26 @@ std::optional<std::string> check_printable(const Value& v) {
   return std::nullopt;
 }
 
+std::optional<std::string> check_scopes(const Value& v) {
+  const auto& s = std::get<std::string>(v);
+  size_t i = 0, count = 0;
+  while (i < s.size()) {
+    const auto end = std::min(s.find(' ', i), s.size());
+    const std::string_view scope(s.data() + i, end - i);
+    if (!scope.empty()) {
+      if (!scope.starts_with("onvif://www.onvif.org/") || scope.size() == 22) {
+        return "'" + std::string(scope.substr(0, 80)) + "' is not an onvif://www.onvif.org/... scope";
+      }
+      for (unsigned char c : scope) {
+        if (c < 0x21 || c >= 0x7f) return "scopes are URIs: no control or non-ASCII characters";
+      }
+      if (++count > 32) return "at most 32 scopes";
+    }
+    i = end + 1;
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> check_even(const Value& v) {
   if (std::get<std::int64_t>(v) % 2) return "must be even (4:2:0 pictures have chroma for pixel pairs)";
   return std::nullopt;
@@ -174,6 +194,16 @@ std::vector<SettingSpec> build_schema() {
   s.push_back(choice("image.day_night", "auto", {"auto", "day", "night"}, "Day/night mode", Role::operator_));
   s.push_back(integer("image.brightness", 50, 0, 100, "%", "Brightness", Role::operator_));
   s.push_back(integer("image.contrast", 50, 0, 100, "%", "Contrast", Role::operator_));
+  s.push_back(integer("image.saturation", 50, 0, 100, "%", "Colour saturation", Role::operator_));
+  s.push_back(integer("image.sharpness", 50, 0, 100, "%", "Sharpness", Role::operator_));
+
+  s.push_back(boolean("onvif.enabled", true, "ONVIF services at /onvif/ on the HTTP(S) listeners", Role::admin, true));
+  s.push_back(boolean("onvif.discoverable", true,
+                      "Answer WS-Discovery probes and announce the device (ONVIF discovery mode)"));
+  auto scopes = text("onvif.scopes", "", 0, 2048,
+                     "Extra ONVIF scopes, space-separated onvif://www.onvif.org/... URIs (location, name...)");
+  scopes.check = check_scopes;
+  s.push_back(std::move(scopes));
   return s;
 }
 

@@ -59,6 +59,8 @@ class VideoStream final {
   [[nodiscard]] FrameRing::Cursor add_reader();
   void remove_reader();
   [[nodiscard]] int readers() const { return readers_.load(); }
+  // The next frame encoded is a keyframe (ONVIF SetSynchronizationPoint). Any thread.
+  void request_keyframe() { keyframe_wanted_ = true; }
 
  private:
   void run();

@@ -17,6 +17,7 @@
 #include <map>
 
 #include "core/crypto.hpp"
+#include "core/legacy_auth.hpp"
 #include "core/log.hpp"
 #include "net/listener.hpp"
 #include "rtsp/digest.hpp"
@@ -225,6 +226,7 @@ struct Server::Impl {
   ServerOptions options;
   std::vector<std::unique_ptr<Fanout>> fanouts;
   DigestAuth digest;
+  LegacyAuth legacy;
   std::optional<tcp::acceptor> acceptor;
   std::optional<tcp::acceptor> tls_acceptor;
   std::list<Connection*> connections;
@@ -246,6 +248,7 @@ struct Server::Impl {
         deps(d),
         options(std::move(o)),
         digest("Freehold", crypto::random_bytes(32)),
+        legacy(d.accounts, d.lockout, d.audit),
         next_udp_port(static_cast<std::uint16_t>(options.udp_port_first & ~1u)) {
     for (auto* s : streams) fanouts.push_back(std::make_unique<Fanout>(s));
   }
@@ -266,7 +269,6 @@ struct Server::Impl {
   // the password is not in the clear.
   std::optional<Response> authorize(Connection& c, const Request& req) {
     const auto now = Clock::now();
-    const std::string source = lockout_source_key(c.remote);
     Response challenge;
     challenge.status = 401;
     challenge.header("WWW-Authenticate", digest.challenge(now));
@@ -279,42 +281,43 @@ struct Server::Impl {
     if (auth_scheme(*auth) == AuthScheme::basic && c.tls) bcreds = parse_basic_authorization(*auth);
     if (!dcreds && !bcreds) return challenge;
     const std::string& username = dcreds ? dcreds->username : bcreds->username;
-    const std::string user_key = "user:" + username;
-    if (auto wait = std::max(deps.lockout.retry_after(source, now), deps.lockout.retry_after(user_key, now))) {
+    bool stale = false;
+    const auto outcome = legacy.check("rtsp", c.remote, username,
+                                      [&](std::string_view secret, std::string& why) {
+                                        DigestVerdict verdict = DigestVerdict::wrong_response;
+                                        if (dcreds) {
+                                          verdict = digest.verify(*dcreds, req.method, req.uri, secret, now);
+                                        } else if (crypto::equal_constant_time(bcreds->password, secret)) {
+                                          verdict = DigestVerdict::ok;
+                                        }
+                                        why = to_string(verdict);
+                                        stale = verdict == DigestVerdict::stale;
+                                        return verdict == DigestVerdict::ok ? Proof::ok
+                                               : stale                      ? Proof::retry
+                                                                            : Proof::wrong;
+                                      });
+    using Status = LegacyOutcome::Status;
+    if (outcome.status == Status::locked) {
       Response r;
       r.status = 403;
-      r.body = "too many failed attempts; try again in " + std::to_string(wait) + " seconds\n";
+      r.body = "too many failed attempts; try again in " + std::to_string(outcome.retry_after_s) + " seconds\n";
       r.header("Content-Type", "text/plain");
       return r;
     }
-    auto password = deps.accounts.legacy_secret(username);
-    // An unknown user is checked against a random password: same work, same answer as a wrong password.
-    const std::string secret = password ? *password : crypto::random_bytes(16);
-    DigestVerdict verdict = DigestVerdict::wrong_response;
-    if (dcreds) {
-      verdict = digest.verify(*dcreds, req.method, req.uri, secret, now);
-    } else if (crypto::equal_constant_time(bcreds->password, secret)) {
-      verdict = DigestVerdict::ok;
-    }
-    if (verdict == DigestVerdict::ok && password) {
-      deps.lockout.success(source);
-      deps.lockout.success(user_key);
+    if (outcome.status == Status::ok) {
       if (c.user != username) {
         c.user = username;
         deps.audit.record("user:" + c.user, c.remote, c.tls ? "rtsps_login" : "rtsp_login", req.uri);
       }
       return std::nullopt;
     }
-    if (verdict == DigestVerdict::stale) {
+    if (outcome.status == Status::retry) {
       challenge.headers.clear();
       challenge.header("WWW-Authenticate", digest.challenge(now, true));
       if (c.tls) challenge.header("WWW-Authenticate", digest.basic_challenge());
       return challenge;
     }
     ++totals.auth_failures;
-    deps.lockout.failure(source, now);
-    deps.lockout.failure(user_key, now);
-    deps.audit.record(user_key, c.remote, "rtsp_login_failed", std::string(to_string(verdict)));
     return challenge;
   }
 

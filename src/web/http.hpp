@@ -21,7 +21,8 @@ struct Request {
   std::string query;   // raw, without '?'
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
-  std::string remote;  // peer IP address
+  std::string remote;         // peer IP address
+  std::string local_address;  // the address the peer connected to
   bool tls = false;
 
   [[nodiscard]] std::string_view header(std::string_view lower_name) const;

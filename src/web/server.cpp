@@ -70,7 +70,12 @@ Response parse_failure(const beast::error_code& ec, size_t body_limit) {
 
 }  // namespace
 
-Request to_request(const http::request<http::string_body>& r, const std::string& remote, bool tls) {
+struct Peer {
+  std::string remote;
+  std::string local;
+};
+
+Request to_request(const http::request<http::string_body>& r, const Peer& peer, bool tls) {
   Request req;
   req.method = std::string(r.method_string());
   std::string_view target = r.target();
@@ -83,9 +88,20 @@ Request to_request(const http::request<http::string_body>& r, const std::string&
     req.headers.emplace_back(std::move(name), std::string(f.value()));
   }
   req.body = r.body();
-  req.remote = remote;
+  req.remote = peer.remote;
+  req.local_address = peer.local;
   req.tls = tls;
   return req;
+}
+
+// The peer's (or our own) address; an IPv4 address on the dual-stack socket without its ::ffff: prefix.
+std::string address_of(const tcp::socket& socket, bool peer) {
+  beast::error_code ec;
+  const auto ep = peer ? socket.remote_endpoint(ec) : socket.local_endpoint(ec);
+  if (ec) return "unknown";
+  auto a = ep.address();
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+  return a.to_string();
 }
 
 // A live connection's entry in the closer list, removed however the connection ends (return or exception).
@@ -107,6 +123,12 @@ struct Server::Impl {
   std::optional<tcp::acceptor> https_acceptor;
   std::optional<tcp::acceptor> plain_acceptor;
   std::list<std::function<void()>> closers;  // one per live connection
+  struct Mount {
+    std::string prefix;
+    Handler handler;
+    bool plain_http;
+  };
+  std::vector<Mount> mounts;
   bool stopping = false;
 
   Impl(asio::io_context& i, asio::ssl::context& t, Api& a, ServerOptions o)
@@ -130,11 +152,33 @@ struct Server::Impl {
     asio::co_spawn(io, net::accept_loop(acc, std::move(p)), asio::detached);
   }
 
+  const Mount* mount_for(std::string_view path) const {
+    for (const auto& m : mounts) {
+      if (path.starts_with(m.prefix)) return &m;
+    }
+    return nullptr;
+  }
+
+  bool served_on_plain_http(std::string_view method, std::string_view path) const {
+    if (const auto* m = mount_for(path)) return m->plain_http;
+    return Api::served_on_plain_http(method, path);
+  }
+
+  // Not a coroutine: it only picks the handler whose awaitable the caller awaits.
+  awaitable<Response> route(Request req) {
+    if (const auto* m = mount_for(req.path)) {
+      if (!req.tls && !m->plain_http) return not_on_plain_http();
+      return m->handler(std::move(req));
+    }
+    return api.handle(std::move(req));
+  }
+
+  static awaitable<Response> not_on_plain_http() {
+    co_return Response::error(404, "https_required", "this is served over HTTPS only");
+  }
+
   awaitable<void> connection(tcp::socket socket, bool use_tls) {
-    beast::error_code ec;
-    const auto peer = socket.remote_endpoint(ec);
-    std::string remote = ec ? "unknown" : peer.address().to_string();
-    if (remote.starts_with("::ffff:")) remote = remote.substr(7);  // IPv4 client on the dual-stack socket
+    Peer remote{address_of(socket, true), address_of(socket, false)};
     if (use_tls) {
       asio::ssl::stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), tls);
       Registration reg(closers, [&stream] { beast::get_lowest_layer(stream).close(); });
@@ -143,7 +187,7 @@ struct Server::Impl {
       if (!hec) {
         co_await serve(stream, remote, true, reg.it);
       } else {
-        log::debug("http.tls_handshake_failed", {{"remote", remote}, {"error", hec.message()}});
+        log::debug("http.tls_handshake_failed", {{"remote", remote.remote}, {"error", hec.message()}});
       }
     } else {
       beast::tcp_stream stream(std::move(socket));
@@ -153,7 +197,7 @@ struct Server::Impl {
   }
 
   template <typename Stream>
-  awaitable<void> serve(Stream& stream, const std::string& remote, bool use_tls,
+  awaitable<void> serve(Stream& stream, const Peer& remote, bool use_tls,
                         std::list<std::function<void()>>::iterator registration) {
     beast::flat_buffer buffer;
     auto& lowest = beast::get_lowest_layer(stream);
@@ -169,7 +213,7 @@ struct Server::Impl {
         // curl and others wait (about a second) for this before sending a body larger than 1 KiB. On plain HTTP
         // only endpoints served there may invite it: a password must not follow in clear before the refusal.
         const std::string_view target = parser.get().target();
-        if (use_tls || Api::served_on_plain_http(parser.get().method_string(), target.substr(0, target.find('?')))) {
+        if (use_tls || served_on_plain_http(parser.get().method_string(), target.substr(0, target.find('?')))) {
           http::response<http::empty_body> cont{http::status::continue_, parser.get().version()};
           auto [cec, cn] = co_await http::async_write(stream, cont, tuple_awaitable);
           ec = cec;
@@ -179,7 +223,7 @@ struct Server::Impl {
       }
       if (refuse_body) {  // answer from the headers alone, then close without reading the body
         auto header_only = to_request(parser.get(), remote, use_tls);
-        Response refused = co_await api.handle(std::move(header_only));
+        Response refused = co_await route(std::move(header_only));
         auto res = to_beast(refused, parser.get().version(), false);
         lowest.expires_after(kWriteTimeout);
         co_await http::async_write(stream, res, tuple_awaitable);
@@ -200,8 +244,8 @@ struct Server::Impl {
       const bool keep_alive = raw.keep_alive();
       const unsigned version = raw.version();
       Request request = to_request(raw, remote, use_tls);
-      Response response = co_await api.handle(std::move(request));
-      log::debug("http.request", {{"remote", remote}, {"method", std::string(raw.method_string())},
+      Response response = co_await route(std::move(request));
+      log::debug("http.request", {{"remote", remote.remote}, {"method", std::string(raw.method_string())},
                                   {"target", std::string(raw.target())}, {"status", response.status}});
       if (response.stream) {
         co_await stream_events(stream, *response.stream, version, registration);
@@ -275,6 +319,10 @@ Server::Server(asio::io_context& io, asio::ssl::context& tls, Api& api, ServerOp
     : impl_(std::make_unique<Impl>(io, tls, api, std::move(options))) {}
 
 Server::~Server() = default;
+
+void Server::mount(std::string prefix, Handler handler, bool plain_http) {
+  impl_->mounts.push_back(Impl::Mount{std::move(prefix), std::move(handler), plain_http});
+}
 
 std::optional<std::string> Server::start() {
   if (auto e = impl_->open(impl_->https_acceptor, impl_->options.https_port)) return e;

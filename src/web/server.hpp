@@ -6,7 +6,9 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -30,6 +32,9 @@ struct ServerOptions {
 [[nodiscard]] std::optional<std::string> configure_tls(boost::asio::ssl::context& ctx, const std::string& cert_pem,
                                                        const std::string& key_pem);
 
+// A handler for every path under a prefix (ONVIF's /onvif/), beside the REST API.
+using Handler = std::function<boost::asio::awaitable<Response>(Request)>;
+
 class Server final {
  public:
   Server(boost::asio::io_context& io, boost::asio::ssl::context& tls, Api& api, ServerOptions options);
@@ -37,6 +42,8 @@ class Server final {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
+  // Routes paths starting with `prefix` to `handler` (before start()); `plain_http`: also on the plain listener.
+  void mount(std::string prefix, Handler handler, bool plain_http);
   // Binds and starts accepting; an error names the address and port that failed.
   [[nodiscard]] std::optional<std::string> start();
   // Stops accepting and closes every connection; returns at once.

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "onvif/events.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "core/crypto.hpp"
+
+namespace freehold::onvif {
+
+namespace asio = boost::asio;
+
+struct Events::PullPoint {
+  std::deque<EventMessage> queue;
+  Clock::time_point expires;
+  std::chrono::system_clock::time_point expires_wall;
+  asio::steady_timer* waiter = nullptr;  // a pull waiting for messages
+  bool closed = false;
+
+  void set_termination(std::chrono::seconds t) {
+    expires = Clock::now() + t;
+    expires_wall = std::chrono::system_clock::now() + t;
+  }
+  void wake() {
+    if (waiter) waiter->cancel();
+  }
+};
+
+Events::Events(asio::any_io_executor io) : io_(std::move(io)) {}
+Events::~Events() { stop(); }
+
+std::vector<EventMessage> Events::current_state(const std::string& operation) const {
+  const std::string value = motion_ ? "true" : "false";
+  const auto when = operation == "Initialized" ? std::chrono::system_clock::now() : motion_since_;
+  return {
+      EventMessage{"tns1:VideoSource/MotionAlarm", when, operation, {{"Source", "VideoSource_1"}}, {{"State", value}}},
+      EventMessage{"tns1:RuleEngine/CellMotionDetector/Motion",
+                   when,
+                   operation,
+                   {{"VideoSourceConfigurationToken", "VideoSourceConfig_1"},
+                    {"VideoAnalyticsConfigurationToken", "Analytics_1"},
+                    {"Rule", "MotionDetectorRule"}},
+                   {{"IsMotion", value}}},
+  };
+}
+
+void Events::set_motion(bool motion, std::chrono::system_clock::time_point when) {
+  if (motion == motion_) return;
+  motion_ = motion;
+  motion_since_ = when;
+  sweep();
+  const auto messages = current_state("Changed");
+  for (auto& [id, p] : points_) {
+    for (const auto& m : messages) {
+      if (p->queue.size() >= kQueueLimit) {
+        p->queue.pop_front();
+        ++dropped_;
+      }
+      p->queue.push_back(m);
+    }
+    p->wake();
+  }
+}
+
+void Events::sweep() {
+  const auto now = Clock::now();
+  for (auto it = points_.begin(); it != points_.end();) {
+    if (it->second->expires <= now && !it->second->waiter) {
+      it->second->closed = true;
+      it = points_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+Events::PullPoint* Events::find(const std::string& id) {
+  sweep();
+  auto it = points_.find(id);
+  return it == points_.end() ? nullptr : it->second.get();
+}
+
+std::string Events::create(std::chrono::seconds termination) {
+  sweep();
+  if (points_.size() >= kMaxPullPoints) return {};
+  auto p = std::make_shared<PullPoint>();
+  p->set_termination(std::min(termination, kMaxTermination));
+  for (auto& m : current_state("Initialized")) p->queue.push_back(std::move(m));
+  std::string id = crypto::hex(crypto::random_bytes(12));
+  points_.emplace(id, std::move(p));
+  return id;
+}
+
+bool Events::exists(const std::string& id) { return find(id) != nullptr; }
+
+std::chrono::system_clock::time_point Events::termination(const std::string& id) {
+  auto* p = find(id);
+  return p ? p->expires_wall : std::chrono::system_clock::now();
+}
+
+bool Events::renew(const std::string& id, std::chrono::seconds termination) {
+  auto* p = find(id);
+  if (!p) return false;
+  p->set_termination(std::min(termination, kMaxTermination));
+  return true;
+}
+
+bool Events::remove(const std::string& id) {
+  auto it = points_.find(id);
+  if (it == points_.end()) return false;
+  it->second->closed = true;
+  it->second->wake();
+  points_.erase(it);
+  return true;
+}
+
+bool Events::synchronize(const std::string& id) {
+  auto* p = find(id);
+  if (!p) return false;
+  for (auto& m : current_state("Initialized")) p->queue.push_back(std::move(m));
+  while (p->queue.size() > kQueueLimit) {
+    p->queue.pop_front();
+    ++dropped_;
+  }
+  p->wake();
+  return true;
+}
+
+asio::awaitable<Events::Pulled> Events::pull(std::string id, std::chrono::milliseconds timeout, std::size_t limit) {
+  Pulled out;
+  sweep();
+  auto it = points_.find(id);
+  if (it == points_.end()) {
+    out.status = PullStatus::unknown;
+    co_return out;
+  }
+  std::shared_ptr<PullPoint> p = it->second;  // it may be removed while we wait
+  if (p->waiter) {
+    out.status = PullStatus::busy;
+    co_return out;
+  }
+  timeout = std::min<std::chrono::milliseconds>(timeout, kMaxPullTimeout);
+  if (p->queue.empty() && timeout.count() > 0) {
+    asio::steady_timer timer(io_);
+    timer.expires_after(timeout);
+    p->waiter = &timer;
+    (void)co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    p->waiter = nullptr;
+  }
+  limit = std::max<std::size_t>(limit, 1);
+  while (!p->queue.empty() && out.messages.size() < limit) {
+    out.messages.push_back(std::move(p->queue.front()));
+    p->queue.pop_front();
+  }
+  // The pull point stays alive for at least the timeout after a response (Core: pull point keep-alive).
+  const auto keep = std::chrono::duration_cast<std::chrono::seconds>(timeout) + std::chrono::seconds(1);
+  if (!p->closed && p->expires < Clock::now() + keep) p->set_termination(keep);
+  co_return out;
+}
+
+void Events::stop() {
+  for (auto& [id, p] : points_) {
+    p->closed = true;
+    p->wake();
+  }
+  points_.clear();
+}
+
+}  // namespace freehold::onvif

@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "onvif/service.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstdio>
+#include <ctime>
+#include <unordered_map>
+
+#include "core/log.hpp"
+#include "onvif/events.hpp"
+#include "onvif/ops.hpp"
+#include "onvif/wsse.hpp"
+#include "rtsp/digest.hpp"
+#include "web/offload.hpp"
+
+namespace freehold::onvif {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+
+namespace {
+
+constexpr std::string_view kSoapType = "application/soap+xml; charset=utf-8";
+constexpr std::string_view kPrefix = "/onvif/";
+
+web::Response soap_response(int status, std::string body) {
+  web::Response r;
+  r.status = status;
+  r.body = std::move(body);
+  r.header("Content-Type", std::string(kSoapType));
+  return r;
+}
+
+web::Response fault_response(const Fault& f) { return soap_response(f.http_status, render_fault(f)); }
+
+// The host part of the Host header, if it is a plain host name or address (what the client used to reach us).
+std::string host_from_header(std::string_view host) {
+  if (host.empty() || host.size() > 255) return {};
+  std::string_view h = host;
+  if (h.front() == '[') {
+    const auto close = h.find(']');
+    if (close == std::string_view::npos) return {};
+    h = h.substr(0, close + 1);
+  } else if (auto colon = h.rfind(':'); colon != std::string_view::npos) {
+    h = h.substr(0, colon);
+  }
+  for (char ch : h) {
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+                    ch == '-' || ch == ':' || ch == '[' || ch == ']' || ch == '_';
+    if (!ok) return {};
+  }
+  return std::string(h);
+}
+
+}  // namespace
+
+struct Service::Impl {
+  ServiceDeps deps;
+  NonceCache nonces;
+  rtsp::DigestAuth digest;
+  Events events;
+  std::unordered_map<std::string, const Op*> table;
+  DeviceModel::ChangeSignal::Subscription motion_changes;
+
+  explicit Impl(ServiceDeps d)
+      : deps(std::move(d)), digest("ONVIF", crypto::random_bytes(32)), events(deps.io) {
+    for (const auto* list : {&device_ops(), &media_ops(), &events_ops(), &imaging_ops()}) {
+      for (const auto& op : *list) table.emplace(std::string(op.ns) + '#' + std::string(op.name), &op);
+    }
+    // The motion sensor of the device model drives the motion topics.
+    if (auto m = deps.model.state("motion"); m && std::holds_alternative<bool>(*m)) {
+      events.set_motion(std::get<bool>(*m), std::chrono::system_clock::now());
+    }
+    motion_changes = deps.model.subscribe([this](const Change& c) {
+      if (c.kind == Change::Kind::state && c.key == "motion" && std::holds_alternative<bool>(c.value)) {
+        events.set_motion(std::get<bool>(c.value), std::chrono::system_clock::now());
+      }
+    });
+  }
+
+  web::Response challenge(bool stale) {
+    auto r = fault_response(sender_fault("ter:NotAuthorized", "authentication required"));
+    r.status = 401;
+    r.header("WWW-Authenticate", digest.challenge(rtsp::DigestAuth::Clock::now(), stale));
+    return r;
+  }
+
+  static web::Response not_authorized(std::string reason) {
+    return fault_response(sender_fault("ter:NotAuthorized", std::move(reason)));
+  }
+
+  // nullopt with `user` set, or the refusal to send.
+  std::optional<web::Response> authenticate(const web::Request& req, const Envelope& env, std::optional<User>& user) {
+    std::string token_error;
+    auto token = find_username_token(env.header, &token_error);
+    if (!token_error.empty()) return not_authorized("malformed UsernameToken: " + token_error);
+    const std::string_view authorization = req.header("authorization");
+    if (!token && authorization.empty()) return challenge(false);
+    if (!deps.accounts.claimed()) return not_authorized("the device is not claimed yet: claim it in the web UI");
+
+    using Status = LegacyOutcome::Status;
+    LegacyOutcome outcome;
+    if (token) {
+      if (!token->digest && !req.tls) {
+        return not_authorized("PasswordText is accepted only over HTTPS; use PasswordDigest");
+      }
+      const auto now = NonceCache::Clock::now();
+      outcome = deps.auth.check("onvif", req.remote, token->username, [&](std::string_view secret, std::string& why) {
+        const auto v = nonces.verify(*token, secret, now);
+        why = std::string(to_string(v));
+        return v == TokenVerdict::ok ? Proof::ok : Proof::wrong;
+      });
+    } else if (rtsp::auth_scheme(authorization) == rtsp::AuthScheme::digest) {
+      std::string perror;
+      auto creds = rtsp::parse_digest_authorization(authorization, &perror);
+      if (!creds) return not_authorized("malformed Digest Authorization: " + perror);
+      const std::string uri = req.query.empty() ? req.path : req.path + "?" + req.query;
+      const auto now = rtsp::DigestAuth::Clock::now();
+      outcome = deps.auth.check("onvif", req.remote, creds->username, [&](std::string_view secret, std::string& why) {
+        const auto v = digest.verify(*creds, req.method, uri, secret, now);
+        why = std::string(rtsp::to_string(v));
+        return v == rtsp::DigestVerdict::ok ? Proof::ok : v == rtsp::DigestVerdict::stale ? Proof::retry : Proof::wrong;
+      });
+      if (outcome.status == Status::retry) return challenge(true);
+    } else if (rtsp::auth_scheme(authorization) == rtsp::AuthScheme::basic && req.tls) {
+      auto creds = rtsp::parse_basic_authorization(authorization);
+      if (!creds) return not_authorized("malformed Basic Authorization");
+      outcome = deps.auth.check("onvif", req.remote, creds->username, [&](std::string_view secret, std::string&) {
+        return crypto::equal_constant_time(creds->password, secret) ? Proof::ok : Proof::wrong;
+      });
+    } else {
+      return challenge(false);
+    }
+    if (outcome.status == Status::locked) {
+      auto r = not_authorized("too many failed attempts; try again in " + std::to_string(outcome.retry_after_s) +
+                              " seconds");
+      r.header("Retry-After", std::to_string(outcome.retry_after_s));
+      return r;
+    }
+    if (outcome.status != Status::ok) {
+      log::notice("onvif.auth_failed", {{"remote", req.remote}, {"reason", outcome.why}});
+      return not_authorized("wrong user name or password (" + outcome.why + ")");
+    }
+    user = outcome.user;
+    return std::nullopt;
+  }
+
+  // Not a coroutine: GCC 12 mishandles a capturing lambda built inside a co_await operand.
+  awaitable<web::Snapshot> take_snapshot(std::string stream) {
+    return web::offload<web::Snapshot>(deps.slow_work, [this, s = std::move(stream)] { return deps.snapshot(s); });
+  }
+
+  awaitable<web::Response> snapshot(const web::Request& req) {
+    std::optional<User> user;
+    Envelope none;
+    if (auto refused = authenticate(req, none, user)) co_return *refused;
+    std::string stream = req.query_param("profile").value_or("main");
+    if (stream.starts_with("Profile_")) stream = stream.substr(8);
+    if (stream != "main" && stream != "sub") {
+      web::Response r;
+      r.status = 404;
+      r.body = "no such profile\n";
+      co_return r;
+    }
+    auto shot = co_await take_snapshot(stream);
+    web::Response r;
+    if (shot.jpeg.empty()) {
+      r.status = 503;
+      r.body = shot.error + "\n";
+      r.header("Content-Type", "text/plain");
+      co_return r;
+    }
+    r.body = std::move(shot.jpeg);
+    r.header("Content-Type", "image/jpeg");
+    r.header("Cache-Control", "no-store");
+    co_return r;
+  }
+
+  awaitable<web::Response> dispatch(web::Request& req) {
+    if (req.path == "/onvif/snapshot" && (req.method == "GET" || req.method == "HEAD")) co_return co_await snapshot(req);
+    if (req.method != "POST") {
+      web::Response r;
+      r.status = 405;
+      r.header("Allow", "POST");
+      r.body = "ONVIF services take SOAP 1.2 requests by POST\n";
+      co_return r;
+    }
+    const std::string_view type = req.header("content-type");
+    if (!type.empty() && !type.starts_with("application/soap+xml") && !type.starts_with("text/xml") &&
+        !type.starts_with("application/xml")) {
+      web::Response r;
+      r.status = 415;
+      r.body = "ONVIF takes application/soap+xml\n";
+      co_return r;
+    }
+    if (req.body.find_first_not_of(" \t\r\n") == std::string::npos) {
+      // No SOAP message: an HTTP error, not a fault (Core 5.11.3). curl --digest probes like this first.
+      if (req.header("authorization").empty()) co_return challenge(false);
+      web::Response r;
+      r.status = 400;
+      r.body = "no SOAP message in the request\n";
+      co_return r;
+    }
+    auto parsed = parse_envelope(req.body);
+    if (auto* f = std::get_if<Fault>(&parsed)) co_return fault_response(*f);
+    auto& env = std::get<Envelope>(parsed);
+    auto it = table.find(env.op_ns + '#' + env.op_name);
+    if (it == table.end()) {
+      co_return fault_response(receiver_fault("ter:ActionNotSupported",
+                                              "operation not supported: " + env.op_name + " in " + env.op_ns));
+    }
+    const Op& op = *it->second;
+    std::optional<User> user;
+    if (op.role) {
+      if (auto refused = authenticate(req, env, user)) co_return *refused;
+      if (!role_at_least(user->role, *op.role)) {
+        co_return not_authorized(env.op_name + " needs the " + std::string(role_name(*op.role)) + " role");
+      }
+    }
+    Reply reply;
+    std::string host = host_from_header(req.header("host"));
+    if (host.empty()) host = req.local_address;
+    if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
+    Requester who{"anonymous", req.remote, std::nullopt};
+    if (user) {
+      who.actor = "user:" + user->username;
+      who.role = user->role;
+    }
+    Call call{env.operation, reply, req, user, std::move(who), std::move(host), deps, events};
+    OpResult result;
+    if (op.afn) {
+      result = co_await op.afn(call);
+    } else {
+      result = op.fn(call);
+    }
+    if (result) co_return fault_response(*result);
+    co_return soap_response(200, reply.str());
+  }
+};
+
+Service::Service(ServiceDeps deps) : impl_(std::make_unique<Impl>(std::move(deps))) {}
+Service::~Service() = default;
+
+void Service::stop() { impl_->events.stop(); }
+
+awaitable<web::Response> Service::handle(web::Request req) {
+  web::Response res;
+  try {
+    res = co_await impl_->dispatch(req);
+  } catch (const std::exception& e) {
+    log::error("onvif.internal_error", {{"path", req.path}, {"error", e.what()}});
+    res = fault_response(receiver_fault("ter:Action", "internal error; see the device log"));
+  }
+  co_return res;
+}
+
+// ---- helpers shared by the services ------------------------------------------------------------------------
+
+std::string service_url(const Call& c, std::string_view service) {
+  const bool tls = c.http.tls || c.deps.plain_port == 0;
+  const auto port = tls ? c.deps.https_port : c.deps.plain_port;
+  const bool default_port = (tls && port == 443) || (!tls && port == 80);
+  return std::string(tls ? "https://" : "http://") + c.host + (default_port ? "" : ":" + std::to_string(port)) +
+         std::string(kPrefix) + std::string(service);
+}
+
+std::string xs_datetime(std::chrono::system_clock::time_point t) {
+  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string xs_duration_seconds(long long s) { return "PT" + std::to_string(s) + "S"; }
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view s) {
+  if (s.empty() || s.size() > 64 || s[0] != 'P') return std::nullopt;
+  double total = 0;
+  bool in_time = false, any = false;
+  size_t i = 1;
+  while (i < s.size()) {
+    if (s[i] == 'T') {
+      in_time = true;
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j < s.size() && ((s[j] >= '0' && s[j] <= '9') || s[j] == '.')) ++j;
+    if (j == i || j == s.size()) return std::nullopt;
+    double v = 0;
+    try {
+      v = std::stod(std::string(s.substr(i, j - i)));
+    } catch (...) {
+      return std::nullopt;
+    }
+    const char unit = s[j];
+    if (!in_time && unit == 'D') {
+      total += v * 86400;
+    } else if (!in_time && unit == 'Y') {
+      total += v * 365 * 86400;
+    } else if (!in_time && unit == 'M') {
+      total += v * 30 * 86400;
+    } else if (in_time && unit == 'H') {
+      total += v * 3600;
+    } else if (in_time && unit == 'M') {
+      total += v * 60;
+    } else if (in_time && unit == 'S') {
+      total += v;
+    } else {
+      return std::nullopt;
+    }
+    any = true;
+    i = j + 1;
+  }
+  if (!any || total > 1e9) return std::nullopt;
+  return std::chrono::milliseconds(static_cast<long long>(total * 1000));
+}
+
+Fault invalid_arg(std::string reason, std::string subsubcode) {
+  return sender_fault("ter:InvalidArgVal", std::move(reason), std::move(subsubcode));
+}
+
+OpResult apply_settings(Call& c, const std::vector<std::pair<std::string, Value>>& values) {
+  auto result = c.deps.model.set_many(values, c.who);
+  if (result.ok()) return std::nullopt;
+  std::string why;
+  bool forbidden = false;
+  for (const auto& e : result.errors) {
+    why += (why.empty() ? "" : "; ") + e.message;
+    forbidden = forbidden || e.forbidden;
+  }
+  if (forbidden) return sender_fault("ter:NotAuthorized", why);
+  return invalid_arg(why, "ter:ConfigModify");
+}
+
+}  // namespace freehold::onvif
