@@ -383,6 +383,10 @@ class Daemon final {
     std::printf("  REST API:          https://%s:%u/api/v1/  (self-signed certificate; fingerprint in the log)\n",
                 host.c_str(), server_->https_port());
     if (server_->plain_port()) std::printf("  plain HTTP (LAN protocols): http://%s:%u/\n", host.c_str(), server_->plain_port());
+    if (onvif_) {
+      std::printf("  ONVIF:             %s://%s:%u/onvif/device_service\n", server_->plain_port() ? "http" : "https",
+                  host.c_str(), server_->plain_port() ? server_->plain_port() : server_->https_port());
+    }
     std::printf("  health:            https://%s:%u/api/v1/health\n", host.c_str(), server_->https_port());
     if (rtsp_) {
       std::printf("  RTSP:              rtsp://%s:%u/main  and  rtsp://%s:%u/sub\n", host.c_str(),
@@ -580,6 +584,11 @@ int main(int argc, char** argv) {
          {std::pair{"http.https_port", 8443}, std::pair{"http.plain_port", 8080}, std::pair{"rtsp.port", 8554},
           std::pair{"rtsp.tls_port", 8322}}) {
       if (config->get(key) == find_setting(key)->default_value) config->set_validated(key, std::int64_t{port});
+    }
+    // NVRs speak ONVIF over plain HTTP on the LAN: the demo opens that listener, unless it was given a
+    // configuration file (which then decides).
+    if (!opts->config_file && !config->get_bool("http.plain_enabled")) {
+      config->set_validated("http.plain_enabled", true);
     }
   }
   if (auto l = log::parse_level(config->get_string("log.level"))) log::set_level(*l);

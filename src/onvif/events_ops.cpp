@@ -66,7 +66,7 @@ void write_message(pugi::xml_node parent, const EventMessage& m) {
   auto topic = add(nm, "wsnt:Topic", m.topic);
   attr(topic, "Dialect", kTopicDialect);
   auto msg = add(add(nm, "wsnt:Message"), "tt:Message");
-  attr(msg, "UtcTime", xs_datetime(m.time));
+  attr(msg, "UtcTime", xs_datetime(m.time, true));
   attr(msg, "PropertyOperation", m.operation);
   auto src = add(msg, "tt:Source");
   for (const auto& [k, v] : m.source) {
@@ -110,8 +110,8 @@ OpResult get_event_properties(Call& c) {
   simple_item_description(src, "VideoAnalyticsConfigurationToken", "tt:ReferenceToken");
   simple_item_description(src, "Rule", "xs:string");
   simple_item_description(add(m2, "tt:Data"), "IsMotion", "xs:boolean");
-  add(r, "wstop:TopicExpressionDialect", "http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet");
-  add(r, "wstop:TopicExpressionDialect", "http://docs.oasis-open.org/wsn/t-1/TopicExpression/Concrete");
+  add(r, "wsnt:TopicExpressionDialect", "http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet");
+  add(r, "wsnt:TopicExpressionDialect", "http://docs.oasis-open.org/wsn/t-1/TopicExpression/Concrete");
   add(r, "tev:MessageContentFilterDialect", "http://www.onvif.org/ver10/tev/messageContentFilter/ItemFilter");
   add(r, "tev:MessageContentSchemaLocation", "http://www.onvif.org/onvif/ver10/schema/onvif.xsd");
   return std::nullopt;

@@ -631,6 +631,17 @@ OpResult media2_sync_point(Call& c) { return sync_point_into(c, "tr2:SetSynchron
 
 // ---- DeviceIO ---------------------------------------------------------------------------------------------
 
+OpResult deviceio_capabilities(Call& c) {
+  auto caps = add(c.reply.add("tmd:GetServiceCapabilitiesResponse"), "tmd:Capabilities");
+  for (auto [name, value] : {std::pair{"VideoSources", "1"}, std::pair{"VideoOutputs", "0"},
+                             std::pair{"AudioSources", "0"}, std::pair{"AudioOutputs", "0"},
+                             std::pair{"RelayOutputs", "0"}, std::pair{"SerialPorts", "0"},
+                             std::pair{"DigitalInputs", "0"}, std::pair{"DigitalInputOptions", "false"}}) {
+    attr(caps, name, value);
+  }
+  return std::nullopt;
+}
+
 OpResult deviceio_video_sources(Call& c) {
   add(c.reply.add("tmd:GetVideoSourcesResponse"), "tmd:Token", kSourceToken);
   return std::nullopt;
@@ -681,6 +692,7 @@ const std::vector<Op>& media_ops() {
       {ns::tr2, "GetStreamUri", v, &media2_stream_uri},
       {ns::tr2, "GetSnapshotUri", v, &media2_snapshot_uri},
       {ns::tr2, "SetSynchronizationPoint", v, &media2_sync_point},
+      {ns::tmd, "GetServiceCapabilities", std::nullopt, &deviceio_capabilities},
       {ns::tmd, "GetVideoSources", v, &deviceio_video_sources},
   };
   return ops;

@@ -52,7 +52,8 @@ void install_notifier(Events& events, boost::asio::any_io_executor io);
 
 // Shared by the services.
 [[nodiscard]] std::string service_url(const Call& c, std::string_view service);  // "http://HOST:PORT/onvif/<service>"
-[[nodiscard]] std::string xs_datetime(std::chrono::system_clock::time_point t);  // "2026-11-23T10:00:00Z"
+// "2026-11-23T10:00:00Z", or with milliseconds "2026-11-23T10:00:00.250Z" (event times).
+[[nodiscard]] std::string xs_datetime(std::chrono::system_clock::time_point t, bool millis = false);
 [[nodiscard]] std::string xs_duration_seconds(long long s);                      // "PT60S"
 // Parses xs:duration ("PT10S", "PT1M30.5S", "P1D"); nullopt if invalid.
 [[nodiscard]] std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);

@@ -267,12 +267,18 @@ std::string service_url(const Call& c, std::string_view service) {
          std::string(kPrefix) + std::string(service);
 }
 
-std::string xs_datetime(std::chrono::system_clock::time_point t) {
-  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
+std::string xs_datetime(std::chrono::system_clock::time_point t, bool millis) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  char buf[40];
+  const size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  if (millis) {
+    std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
+  } else {
+    std::snprintf(buf + n, sizeof buf - n, "Z");
+  }
   return buf;
 }
 

@@ -128,7 +128,8 @@ std::optional<std::chrono::system_clock::time_point> parse_datetime(std::string_
   } else {
     return std::nullopt;  // a time without a zone is ambiguous: refuse it
   }
-  if (year < 1970 || mon < 1 || mon > 12 || day < 1 || hour > 23 || min > 59 || sec > 60) return std::nullopt;
+  // Beyond 2200 a nanosecond clock overflows; no client sends that.
+  if (year < 1970 || year > 2200 || mon < 1 || mon > 12 || day < 1 || hour > 23 || min > 59 || sec > 60) return std::nullopt;
   using namespace std::chrono;
   const year_month_day ymd{std::chrono::year(year), month(static_cast<unsigned>(mon)),
                            std::chrono::day(static_cast<unsigned>(day))};
