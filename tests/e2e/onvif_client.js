@@ -32,25 +32,37 @@ if (skewMs) {
   global.Date = SkewedDate;
 }
 
-const { Cam } = require('onvif');
+const { Cam } = require('onvif');  // its http.request calls go through the hook below
 
 function progress(step, extra) {
   process.stderr.write(JSON.stringify(Object.assign({ step }, extra || {})) + '\n');
 }
 
-// Every answer's XML goes to outDir, numbered, for the test's XSD validation.
+// Every answer as it came off the wire goes to outDir, numbered and named after the request's body element, for
+// the test's XSD validation (the library hands its callbacks XML with the namespace declarations stripped).
 let answerNo = 0;
-const realRequest = Cam.prototype._request;
-Cam.prototype._request = function (options, callback) {
-  const op = (/<(?:\w+:)?(\w+)[^>]*xmlns="http:\/\/www\.onvif\.org\/ver[12]0\/[\w/]+"/.exec(options.body || '') || [])[1]
-    || 'request';
-  return realRequest.call(this, options, function (err, data, xml, statusCode) {
-    if (opts.outDir && typeof xml === 'string' && xml.length) {
+const http = require('http');
+const realHttpRequest = http.request;
+http.request = function (options, onResponse) {
+  const sent = [];
+  const req = realHttpRequest.call(http, options, (res) => {
+    const chunks = [];
+    res.on('data', (c) => chunks.push(c));
+    res.on('end', () => {
+      if (!opts.outDir || !chunks.length) return;
+      const body = Buffer.concat(sent.map((x) => Buffer.from(x))).toString();
+      const op = (/<(?:\w+:)?(\w+)[^>]*xmlns="http:\/\/www\.onvif\.org\/ver[12]0\/[\w/]+"/.exec(body) || [])[1]
+        || 'request';
       answerNo += 1;
-      fs.writeFileSync(path.join(opts.outDir, `${String(answerNo).padStart(3, '0')}-${op}.xml`), xml);
-    }
-    return callback.call(this, err, data, xml, statusCode);
+      fs.writeFileSync(path.join(opts.outDir, `${String(answerNo).padStart(3, '0')}-${op}.xml`), Buffer.concat(chunks));
+    });
+    if (onResponse) onResponse(res);
   });
+  const write = req.write.bind(req);
+  const end = req.end.bind(req);
+  req.write = (data, ...rest) => { if (data) sent.push(data); return write(data, ...rest); };
+  req.end = (data, ...rest) => { if (data && typeof data !== 'function') sent.push(data); return end(data, ...rest); };
+  return req;
 };
 
 function call(cam, fn, ...args) {

@@ -3,7 +3,8 @@
 """Drives freeholdd with Debian's python3-zeep and the ONVIF WSDLs, in the order Home Assistant's ONVIF
 integration calls the device when it sets it up (GetCapabilities authenticated first, then the clock, device
 information, network interfaces, the media service's capabilities and profiles, events through a pull point,
-the stream and snapshot URIs). Every answer must parse without a zeep error. Run by tests/e2e/onvif_test.py with
+the stream and snapshot URIs), with the arguments onvif-zeep-async passes (as keyword arguments). Every answer
+must parse without a zeep error. Run by tests/e2e/onvif_test.py with
 /usr/bin/python3 (zeep is a Debian package, not a pip one):
 
     /usr/bin/python3 onvif_zeep.py '{"host":"127.0.0.1","port":8080,"username":"admin","password":"...",
@@ -100,7 +101,7 @@ def main():
 
     devicemgmt = client("ver10/device/wsdl/devicemgmt.wsdl").create_service(
         f"{{{NS_DEVICE}}}DeviceBinding", f"{base}/onvif/device_service")
-    caps = run("GetCapabilities", lambda: devicemgmt.GetCapabilities({"Category": "All"}),
+    caps = run("GetCapabilities", lambda: devicemgmt.GetCapabilities(Category="All"),
                lambda r: {k: (getattr(r, k).XAddr if getattr(r, k, None) is not None
                               and hasattr(getattr(r, k), "XAddr") else None)
                           for k in ("Device", "Media", "Events", "Imaging", "PTZ")})
@@ -131,7 +132,7 @@ def main():
     event_client = client("ver10/events/wsdl/event.wsdl")
     events = event_client.create_service(f"{{{NS_EVENTS}}}EventBinding", events_addr)
     sub = run("CreatePullPointSubscription",
-              lambda: events.CreatePullPointSubscription({"InitialTerminationTime": "PT60S"}),
+              lambda: events.CreatePullPointSubscription(InitialTerminationTime="PT60S"),
               lambda r: {"address": r.SubscriptionReference.Address._value_1,
                          "current": str(r.CurrentTime), "termination": str(r.TerminationTime)})
     if sub is not None:
@@ -140,19 +141,19 @@ def main():
         manager = event_client.create_service(f"{{{NS_EVENTS}}}SubscriptionManagerBinding", address)
         run("SetSynchronizationPoint", pullpoint.SetSynchronizationPoint)
         run("PullMessages", lambda: pullpoint.PullMessages(
-            {"MessageLimit": 100, "Timeout": datetime.timedelta(seconds=opts.get("pullSeconds", 2))}),
+            MessageLimit=100, Timeout=datetime.timedelta(seconds=opts.get("pullSeconds", 2))),
             lambda r: {"messages": [str(m.Topic._value_1).strip() for m in (r.NotificationMessage or [])],
                        "current": str(r.CurrentTime), "termination": str(r.TerminationTime)})
-        run("Renew", lambda: manager.Renew({"TerminationTime": "PT60S"}),
+        run("Renew", lambda: manager.Renew(TerminationTime="PT60S"),
             lambda r: {"termination": str(r.TerminationTime)})
         run("Unsubscribe", manager.Unsubscribe)
 
     if h264:
         tok = h264[0].token
         run("GetStreamUri", lambda: media.GetStreamUri(
-            {"StreamSetup": {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}, "ProfileToken": tok}),
+            StreamSetup={"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}, ProfileToken=tok),
             lambda r: r.Uri)
-        run("GetSnapshotUri", lambda: media.GetSnapshotUri({"ProfileToken": tok}), lambda r: r.Uri)
+        run("GetSnapshotUri", lambda: media.GetSnapshotUri(ProfileToken=tok), lambda r: r.Uri)
     print(json.dumps({"steps": steps}))
     return 0
 
