@@ -233,6 +233,7 @@ class Daemon final {
     changes_ = model_.subscribe([this](const Change& c) { on_change(c); });
     handle_signals();
     tick_uptime();
+    tick_scene_motion();
 
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
     log::info("http.ready", {{"https_port", server_->https_port()},
@@ -461,6 +462,7 @@ class Daemon final {
 
   void stop() {
     uptime_timer_.cancel();
+    motion_timer_.cancel();
     if (onvif_) onvif_->stop();
     server_->stop();
     if (rtsp_) rtsp_->stop();
@@ -476,6 +478,20 @@ class Daemon final {
     }
     uptime_timer_.expires_after(std::chrono::milliseconds(20));
     uptime_timer_.async_wait([this](const boost::system::error_code&) { wait_for_connections(); });
+  }
+
+  // Until on-device analytics lands, the synthetic scene's own script is the motion sensor: the box moves, rests,
+  // moves again (hal::synthetic_box_moving). Other sources report no motion.
+  void tick_scene_motion() {
+    if (!camera_ || cfg().get_string("source.kind") != "synthetic") return;
+    const auto picture = camera_->latest_picture();
+    const bool moving = picture && cfg().get_bool("motion.enabled") &&
+                        hal::synthetic_box_moving(picture->index, camera_->capture().fps());
+    model_.publish_state("motion", moving);
+    motion_timer_.expires_after(std::chrono::milliseconds(100));
+    motion_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) tick_scene_motion();
+    });
   }
 
   void tick_uptime() {
@@ -504,6 +520,7 @@ class Daemon final {
   asio::ssl::context tls_;
   asio::signal_set signals_;
   asio::steady_timer uptime_timer_;
+  asio::steady_timer motion_timer_{io_};
   std::optional<web::Api> api_;
   LegacyAuth legacy_auth_{accounts_, lockout_, audit_};
   std::optional<onvif::Service> onvif_;

@@ -73,6 +73,13 @@ struct SyntheticOptions {
 // stream can check for gaps and measure latency.
 [[nodiscard]] std::unique_ptr<Source> make_synthetic_source(const SyntheticOptions& options);
 
+// The synthetic scene's script: the box crosses the picture for kSyntheticMoveSeconds, then rests as long, and
+// again. Its ground truth: whether the box moves in picture `index`, and how far it has travelled (in frames of
+// movement) by then. The daemon reports this as the motion sensor until a detector replaces it.
+inline constexpr int kSyntheticMoveSeconds = 4;
+[[nodiscard]] bool synthetic_box_moving(std::uint64_t index, int fps);
+[[nodiscard]] std::uint64_t synthetic_box_travel(std::uint64_t index, int fps);
+
 struct FileOptions {
   std::string path;      // MP4, MKV or an Annex-B .h264 file with one H.264 (or MJPEG) video stream
   bool loop = true;      // start again at the end; otherwise next() reports the end

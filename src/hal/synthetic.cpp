@@ -100,7 +100,7 @@ class SyntheticSource final : public Source {
     if (o_.moving_box) {
       const int bw = w / 8, bh = h / 4;
       const int span = w - bw;
-      const int pos = static_cast<int>((p.index * 8) % static_cast<std::uint64_t>(2 * span));
+      const int pos = static_cast<int>((synthetic_box_travel(p.index, o_.fps) * 8) % static_cast<std::uint64_t>(2 * span));
       fill_rect(p, pos < span ? pos : 2 * span - pos, h / 2 - bh / 2, bw, bh, kBright);
     }
     const double block = block_size(w);
@@ -123,6 +123,16 @@ class SyntheticSource final : public Source {
 };
 
 }  // namespace
+
+bool synthetic_box_moving(std::uint64_t index, int fps) {
+  const auto half = static_cast<std::uint64_t>(std::max(fps, 1) * kSyntheticMoveSeconds);
+  return index % (2 * half) < half;
+}
+
+std::uint64_t synthetic_box_travel(std::uint64_t index, int fps) {
+  const auto half = static_cast<std::uint64_t>(std::max(fps, 1) * kSyntheticMoveSeconds);
+  return index / (2 * half) * half + std::min(index % (2 * half), half);
+}
 
 std::unique_ptr<Source> make_synthetic_source(const SyntheticOptions& options) {
   return std::make_unique<SyntheticSource>(options);

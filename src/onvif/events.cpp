@@ -17,6 +17,17 @@ struct Events::PullPoint {
   std::chrono::system_clock::time_point expires_wall;
   asio::steady_timer* waiter = nullptr;  // a pull waiting for messages
   bool closed = false;
+  TopicFilter filter;
+  std::string consumer;  // set: a push subscription
+
+  bool wants(const EventMessage& m) const {
+    if (filter.empty()) return true;
+    const std::string_view path = std::string_view(m.topic).substr(m.topic.find(':') + 1);
+    for (const auto& f : filter) {
+      if (path.starts_with(f) && (path.size() == f.size() || path[f.size()] == '/')) return true;
+    }
+    return false;
+  }
 
   void set_termination(std::chrono::seconds t) {
     expires = Clock::now() + t;
@@ -50,17 +61,24 @@ void Events::set_motion(bool motion, std::chrono::system_clock::time_point when)
   motion_ = motion;
   motion_since_ = when;
   sweep();
-  const auto messages = current_state("Changed");
-  for (auto& [id, p] : points_) {
-    for (const auto& m : messages) {
-      if (p->queue.size() >= kQueueLimit) {
-        p->queue.pop_front();
-        ++dropped_;
-      }
-      p->queue.push_back(m);
-    }
-    p->wake();
+  for (auto& [id, p] : points_) deliver(*p, current_state("Changed"));
+}
+
+void Events::deliver(PullPoint& p, std::vector<EventMessage> messages) {
+  std::erase_if(messages, [&p](const EventMessage& m) { return !p.wants(m); });
+  if (messages.empty()) return;
+  if (!p.consumer.empty()) {
+    if (notifier_) notifier_(p.consumer, std::move(messages));
+    return;
   }
+  for (auto& m : messages) {
+    if (p.queue.size() >= kQueueLimit) {
+      p.queue.pop_front();
+      ++dropped_;
+    }
+    p.queue.push_back(std::move(m));
+  }
+  p.wake();
 }
 
 void Events::sweep() {
@@ -81,15 +99,27 @@ Events::PullPoint* Events::find(const std::string& id) {
   return it == points_.end() ? nullptr : it->second.get();
 }
 
-std::string Events::create(std::chrono::seconds termination) {
+std::string Events::add(std::shared_ptr<PullPoint> p, std::chrono::seconds termination) {
   sweep();
   if (points_.size() >= kMaxPullPoints) return {};
-  auto p = std::make_shared<PullPoint>();
   p->set_termination(std::min(termination, kMaxTermination));
-  for (auto& m : current_state("Initialized")) p->queue.push_back(std::move(m));
   std::string id = crypto::hex(crypto::random_bytes(12));
-  points_.emplace(id, std::move(p));
+  auto& point = *points_.emplace(id, std::move(p)).first->second;
+  deliver(point, current_state("Initialized"));
   return id;
+}
+
+std::string Events::create(std::chrono::seconds termination, TopicFilter filter) {
+  auto p = std::make_shared<PullPoint>();
+  p->filter = std::move(filter);
+  return add(std::move(p), termination);
+}
+
+std::string Events::subscribe(std::string consumer, std::chrono::seconds termination, TopicFilter filter) {
+  auto p = std::make_shared<PullPoint>();
+  p->filter = std::move(filter);
+  p->consumer = std::move(consumer);
+  return add(std::move(p), termination);
 }
 
 bool Events::exists(const std::string& id) { return find(id) != nullptr; }
@@ -118,12 +148,7 @@ bool Events::remove(const std::string& id) {
 bool Events::synchronize(const std::string& id) {
   auto* p = find(id);
   if (!p) return false;
-  for (auto& m : current_state("Initialized")) p->queue.push_back(std::move(m));
-  while (p->queue.size() > kQueueLimit) {
-    p->queue.pop_front();
-    ++dropped_;
-  }
-  p->wake();
+  deliver(*p, current_state("Initialized"));
   return true;
 }
 
@@ -136,6 +161,10 @@ asio::awaitable<Events::Pulled> Events::pull(std::string id, std::chrono::millis
     co_return out;
   }
   std::shared_ptr<PullPoint> p = it->second;  // it may be removed while we wait
+  if (!p->consumer.empty()) {
+    out.status = PullStatus::unknown;  // a push subscription has nothing to pull
+    co_return out;
+  }
   if (p->waiter) {
     out.status = PullStatus::busy;
     co_return out;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -39,8 +40,15 @@ class Events final {
   void set_motion(bool motion, std::chrono::system_clock::time_point when);
   [[nodiscard]] bool motion() const { return motion_; }
 
+  // Topic paths a subscription wants ("VideoSource/MotionAlarm"; a prefix matches its subtopics); empty: all.
+  using TopicFilter = std::vector<std::string>;
   // A new pull point with the current state queued as "Initialized"; its id (unguessable), or empty when full.
-  [[nodiscard]] std::string create(std::chrono::seconds termination);
+  [[nodiscard]] std::string create(std::chrono::seconds termination, TopicFilter filter = {});
+  // A push subscription (WS-BaseNotification): every message goes to `consumer` through the notifier, starting
+  // with the current state. Same id space, limit, renewal and expiry as pull points.
+  [[nodiscard]] std::string subscribe(std::string consumer, std::chrono::seconds termination, TopicFilter filter = {});
+  using Notifier = std::function<void(const std::string& consumer, std::vector<EventMessage> messages)>;
+  void set_notifier(Notifier n) { notifier_ = std::move(n); }
   [[nodiscard]] bool exists(const std::string& id);
   // The termination time (system clock) of a pull point.
   [[nodiscard]] std::chrono::system_clock::time_point termination(const std::string& id);
@@ -66,6 +74,9 @@ class Events final {
   void sweep();
   [[nodiscard]] std::vector<EventMessage> current_state(const std::string& operation) const;
   PullPoint* find(const std::string& id);
+  std::string add(std::shared_ptr<PullPoint> p, std::chrono::seconds termination);
+  void deliver(PullPoint& p, std::vector<EventMessage> messages);
+  Notifier notifier_;
 
   boost::asio::any_io_executor io_;
   std::map<std::string, std::shared_ptr<PullPoint>> points_;

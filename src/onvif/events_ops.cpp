@@ -1,7 +1,21 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The event service (ver10): the topic set, pull-point subscriptions and the subscription manager operations.
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
 #include <algorithm>
+#include <memory>
+
+#include "core/log.hpp"
 
 #include "onvif/events.hpp"
 #include "onvif/ops.hpp"
@@ -110,10 +124,148 @@ void subscription_reference(Call& c, pugi::xml_node r, const std::string& id) {
   add(ref, "wsa:Address", base + std::string(kSubscriptionPath) + id);
 }
 
+// The topics a Filter's TopicExpression names ("tns1:VideoSource/MotionAlarm|tns1:RuleEngine//."), as paths.
+Events::TopicFilter topic_filter(pugi::xml_node request) {
+  Events::TopicFilter out;
+  const std::string expr = text_of(child(child(request, "Filter"), "TopicExpression"));
+  size_t i = 0;
+  while (i <= expr.size() && out.size() < 16) {
+    auto end = std::min(expr.find('|', i), expr.size());
+    std::string t = expr.substr(i, end - i);
+    t.erase(0, t.find_first_not_of(" \t\r\n"));
+    t.erase(t.find_last_not_of(" \t\r\n") + 1);
+    if (auto colon = t.find(':'); colon != std::string::npos) t.erase(0, colon + 1);
+    if (t.ends_with("//.")) t.resize(t.size() - 3);
+    while (t.ends_with("/")) t.pop_back();
+    if (!t.empty()) out.push_back(std::move(t));
+    i = end + 1;
+  }
+  return out;
+}
+
+std::string render_notify(const std::vector<EventMessage>& messages) {
+  Reply r;
+  add(r.header(), "wsa:Action", "http://docs.oasis-open.org/wsn/bw-2/NotificationConsumer/Notify");
+  auto notify = r.add("wsnt:Notify");
+  for (const auto& m : messages) write_message(notify, m);
+  return r.str();
+}
+
+struct Consumer {
+  boost::asio::ip::tcp::endpoint endpoint;
+  std::string host;
+  std::string path;
+};
+
+// http://ADDRESS[:PORT]/PATH with an IP address: the device resolves no names and follows no redirects.
+std::optional<Consumer> parse_consumer(std::string_view url) {
+  constexpr std::string_view scheme = "http://";
+  if (!url.starts_with(scheme) || url.size() > 512) return std::nullopt;
+  url.remove_prefix(scheme.size());
+  const auto slash = url.find('/');
+  std::string_view authority = url.substr(0, slash);
+  Consumer c;
+  c.path = slash == std::string_view::npos ? "/" : std::string(url.substr(slash));
+  c.host = std::string(authority);
+  std::string_view host = authority;
+  unsigned long port = 80;
+  if (authority.starts_with('[')) {
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    host = authority.substr(1, close - 1);
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') return std::nullopt;
+      try {
+        port = std::stoul(std::string(authority.substr(close + 2)));
+      } catch (...) {
+        return std::nullopt;
+      }
+    }
+  } else if (auto colon = authority.find(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    try {
+      port = std::stoul(std::string(authority.substr(colon + 1)));
+    } catch (...) {
+      return std::nullopt;
+    }
+  }
+  if (port == 0 || port > 65535) return std::nullopt;
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(std::string(host), ec);
+  if (ec) return std::nullopt;
+  c.endpoint = {address, static_cast<unsigned short>(port)};
+  for (char ch : c.path) {
+    if (static_cast<unsigned char>(ch) < 0x21 || ch == 0x7f) return std::nullopt;
+  }
+  return c;
+}
+
+int notifies_in_flight = 0;  // I/O thread only
+constexpr int kMaxNotifiesInFlight = 32;
+
+boost::asio::awaitable<void> post_notify(Consumer consumer, std::string body) {
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  auto ex = co_await boost::asio::this_coro::executor;
+  beast::tcp_stream stream(ex);
+  stream.expires_after(5s);  // connect, send and the answer together
+  constexpr auto tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
+  auto [cec] = co_await stream.async_connect(consumer.endpoint, tuple);
+  if (!cec) {
+    http::request<http::string_body> req{http::verb::post, consumer.path, 11};
+    req.set(http::field::host, consumer.host);
+    req.set(http::field::content_type, "application/soap+xml; charset=utf-8");
+    req.set(http::field::user_agent, "freeholdd");
+    req.body() = std::move(body);
+    req.prepare_payload();
+    auto [wec, wn] = co_await http::async_write(stream, req, tuple);
+    if (!wec) {
+      beast::flat_buffer buffer;
+      http::response_parser<http::empty_body> parser;
+      parser.skip(true);
+      auto [rec, rn] = co_await http::async_read_header(stream, buffer, parser, tuple);
+      if (rec) log::debug("onvif.notify_failed", {{"consumer", consumer.host}, {"error", rec.message()}});
+    }
+  } else {
+    log::debug("onvif.notify_failed", {{"consumer", consumer.host}, {"error", cec.message()}});
+  }
+  --notifies_in_flight;
+}
+
+OpResult subscribe(Call& c) {
+  const std::string address = text_of(child(child(c.req, "ConsumerReference"), "Address"));
+  auto consumer = parse_consumer(address);
+  if (!consumer) {
+    return invalid_arg("ConsumerReference must be http://ADDRESS[:PORT]/PATH with an IP address",
+                       "wsnt:SubscribeCreationFailedFault");
+  }
+  // Notifications go only to the subscriber's own address: an authenticated client cannot point the device at a
+  // third host.
+  if (consumer->endpoint.address().to_string() != c.http.remote) {
+    return invalid_arg("the consumer must be at the subscriber's own address (" + c.http.remote + ")",
+                       "wsnt:SubscribeCreationFailedFault");
+  }
+  auto term = termination_of(child(c.req, "InitialTerminationTime"), kDefaultTermination);
+  if (!term || *term <= 0s) return invalid_arg("InitialTerminationTime must be a positive duration such as PT60S");
+  const std::string id = c.events.subscribe(address, *term, topic_filter(c.req));
+  if (id.empty()) {
+    return receiver_fault("ter:Action", "too many subscriptions; unsubscribe one or wait until one expires",
+                          "ter:TooManySubscriptions");
+  }
+  auto r = c.reply.add("wsnt:SubscribeResponse");
+  auto ref = add(r, "wsnt:SubscriptionReference");
+  std::string base = service_url(c, "events_service");
+  base.resize(base.size() - std::string_view("/onvif/events_service").size());
+  add(ref, "wsa:Address", base + std::string(kSubscriptionPath) + id);
+  add(r, "wsnt:CurrentTime", xs_datetime(std::chrono::system_clock::now()));
+  add(r, "wsnt:TerminationTime", xs_datetime(c.events.termination(id)));
+  return std::nullopt;
+}
+
 OpResult create_pull_point(Call& c) {
   auto term = termination_of(child(c.req, "InitialTerminationTime"), kDefaultTermination);
   if (!term || *term <= 0s) return invalid_arg("InitialTerminationTime must be a positive duration such as PT60S");
-  const std::string id = c.events.create(*term);
+  const std::string id = c.events.create(*term, topic_filter(c.req));
   if (id.empty()) {
     return receiver_fault("ter:Action", "too many pull points; unsubscribe one or wait until one expires",
                           "ter:TooManySubscriptions");
@@ -174,13 +326,26 @@ OpResult get_service_capabilities(Call& c) {
   auto caps = add(c.reply.add("tev:GetServiceCapabilitiesResponse"), "tev:Capabilities");
   attr(caps, "WSSubscriptionPolicySupport", "false");
   attr(caps, "WSPausableSubscriptionManagerInterfaceSupport", "false");
-  attr(caps, "MaxNotificationProducers", "0");
+  attr(caps, "MaxNotificationProducers", std::to_string(Events::kMaxPullPoints));
   attr(caps, "MaxPullPoints", std::to_string(Events::kMaxPullPoints));
   attr(caps, "PersistentNotificationStorage", "false");
   return std::nullopt;
 }
 
 }  // namespace
+
+void install_notifier(Events& events, boost::asio::any_io_executor io) {
+  events.set_notifier([io](const std::string& url, std::vector<EventMessage> messages) {
+    auto consumer = parse_consumer(url);
+    if (!consumer) return;
+    if (notifies_in_flight >= kMaxNotifiesInFlight) {
+      log::warn("onvif.notify_dropped", {{"consumer", consumer->host}, {"reason", "too many notifications in flight"}});
+      return;
+    }
+    ++notifies_in_flight;
+    boost::asio::co_spawn(io, post_notify(std::move(*consumer), render_notify(messages)), boost::asio::detached);
+  });
+}
 
 const std::vector<Op>& events_ops() {
   static const std::vector<Op> ops = {
@@ -189,6 +354,7 @@ const std::vector<Op>& events_ops() {
       {ns::tev, "CreatePullPointSubscription", Role::viewer, &create_pull_point},
       {ns::tev, "PullMessages", Role::viewer, nullptr, &pull_messages},
       {ns::tev, "SetSynchronizationPoint", Role::viewer, &set_synchronization_point},
+      {ns::wsnt, "Subscribe", Role::viewer, &subscribe},
       {ns::wsnt, "Renew", Role::viewer, &renew},
       {ns::wsnt, "Unsubscribe", Role::viewer, &unsubscribe},
   };

@@ -3,6 +3,7 @@
 // adapters: they read the device model and the camera, and change them only through DeviceModel::set_many.
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <optional>
 #include <string>
@@ -45,6 +46,8 @@ struct Op {
 [[nodiscard]] const std::vector<Op>& device_ops();
 [[nodiscard]] const std::vector<Op>& media_ops();   // ver10, ver20 and DeviceIO
 [[nodiscard]] const std::vector<Op>& events_ops();
+// Sends push subscriptions' messages (WS-BaseNotification Notify) by HTTP POST from the I/O thread.
+void install_notifier(Events& events, boost::asio::any_io_executor io);
 [[nodiscard]] const std::vector<Op>& imaging_ops();  // imaging and PTZ
 
 // Shared by the services.

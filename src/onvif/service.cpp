@@ -69,6 +69,7 @@ struct Service::Impl {
     for (const auto* list : {&device_ops(), &media_ops(), &events_ops(), &imaging_ops()}) {
       for (const auto& op : *list) table.emplace(std::string(op.ns) + '#' + std::string(op.name), &op);
     }
+    install_notifier(events, deps.io);
     // The motion sensor of the device model drives the motion topics.
     if (auto m = deps.model.state("motion"); m && std::holds_alternative<bool>(*m)) {
       events.set_motion(std::get<bool>(*m), std::chrono::system_clock::now());
