@@ -11,7 +11,7 @@ build_pkgs=(g++ cmake ninja-build pkg-config git libboost1.81-dev libssl-dev lib
 test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev python3 curl
            ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
            gstreamer1.0-plugins-bad gstreamer1.0-libav
-           libgstrtspserver-1.0-dev)
+           libgstrtspserver-1.0-dev python3-lxml python3-zeep libxml2-utils nodejs npm)
 
 case "${1:-}" in
   build) wanted=("${build_pkgs[@]}") ;;

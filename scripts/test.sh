@@ -7,6 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/deps.sh test
+# The npm ONVIF client for e2e.onvif (pinned by tests/e2e/package-lock.json); the test also does this if missing.
+if [ ! -f tests/e2e/node_modules/onvif/package.json ]; then
+  echo "==> npm ci (tests/e2e: the onvif client)"
+  (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
 jobs=$(nproc)
 fuzz_seconds=${FREEHOLD_FUZZ_SECONDS:-60}
 
