@@ -130,11 +130,11 @@ struct Discovery::Impl : std::enable_shared_from_this<Impl> {
         socket(context),
         reply_timer(context),
         rescan_timer(context),
-        instance_id(opt.instance_id != 0 ? opt.instance_id
-                                         : static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(
-                                                                          std::chrono::system_clock::now()
-                                                                              .time_since_epoch())
-                                                                          .count())) {}
+        instance_id(opt.instance_id != 0
+                        ? opt.instance_id
+                        : static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                                         std::chrono::system_clock::now().time_since_epoch())
+                                                         .count())) {}
 
   static bool later(const Pending& a, const Pending& b) { return a.due > b.due; }
 
@@ -147,8 +147,8 @@ struct Discovery::Impl : std::enable_shared_from_this<Impl> {
     b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
     b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
     char text[37];
-    std::snprintf(text, sizeof text, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-                  b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+    std::snprintf(text, sizeof text, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                  b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
     return Sequence{"urn:uuid:" + std::string(text), instance_id, ++message_number};
   }
 
@@ -285,7 +285,7 @@ struct Discovery::Impl : std::enable_shared_from_this<Impl> {
       close();
       return error;
     }
-    socket.set_option(asio::ip::multicast::hops(1), ec);  // SOAP-over-UDP: the link only
+    socket.set_option(asio::ip::multicast::hops(1), ec);                // SOAP-over-UDP: the link only
     socket.set_option(asio::ip::multicast::enable_loopback(true), ec);  // clients on this host see Hello too
     ++generation;
     joined.clear();
@@ -325,12 +325,12 @@ struct Discovery::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void wait_readable() {
-    socket.async_wait(udp::socket::wait_read, [self = shared_from_this(), gen = generation](
-                                                  boost::system::error_code ec) {
-      if (ec || gen != self->generation) return;
-      self->drain();
-      if (gen == self->generation) self->wait_readable();
-    });
+    socket.async_wait(udp::socket::wait_read,
+                      [self = shared_from_this(), gen = generation](boost::system::error_code ec) {
+                        if (ec || gen != self->generation) return;
+                        self->drain();
+                        if (gen == self->generation) self->wait_readable();
+                      });
   }
 
   std::optional<Arrival> receive() {
@@ -408,8 +408,8 @@ struct Discovery::Impl : std::enable_shared_from_this<Impl> {
     const auto now = Clock::now();
     if (a.truncated || a.size > max_request_bytes) {
       ++stats.rejected;
-      log::debug("discovery.ignored", {{"from", a.from.address().to_string()}, {"reason", "datagram too long"},
-                                       {"bytes", a.size}});
+      log::debug("discovery.ignored",
+                 {{"from", a.from.address().to_string()}, {"reason", "datagram too long"}, {"bytes", a.size}});
       return;
     }
     auto parsed = parse_request(std::string_view(buffer.data(), a.size));
@@ -429,7 +429,7 @@ struct Discovery::Impl : std::enable_shared_from_this<Impl> {
         parsed);
     if (!match || a.local.is_unspecified()) return;
     const std::string& id = std::holds_alternative<Probe>(parsed) ? std::get<Probe>(parsed).message_id
-                                                                   : std::get<Resolve>(parsed).message_id;
+                                                                  : std::get<Resolve>(parsed).message_id;
     if (seen(id, now)) return;  // SOAP-over-UDP repeats a message with the same MessageID
     if (pending.size() >= opt.max_pending || !allowed(a.from.address().to_v4(), now)) {
       limited(a, now);
@@ -492,7 +492,9 @@ struct Discovery::Impl : std::enable_shared_from_this<Impl> {
 Discovery::Discovery(asio::io_context& io, DiscoveryInfo info, XAddrsFor xaddrs, DiscoveryOptions options)
     : impl_(std::make_shared<Impl>(io, std::move(info), std::move(xaddrs), std::move(options))) {}
 
-Discovery::~Discovery() { stop(); }
+Discovery::~Discovery() {
+  stop();
+}
 
 std::optional<std::string> Discovery::start() {
   if (impl_->started) return std::nullopt;
@@ -503,8 +505,8 @@ std::optional<std::string> Discovery::start() {
     impl_->started = false;
     return error;
   }
-  log::info("discovery.started", {{"port", impl_->opt.port}, {"interfaces", impl_->joined.size()},
-                                  {"endpoint", impl_->info.endpoint}});
+  log::info("discovery.started",
+            {{"port", impl_->opt.port}, {"interfaces", impl_->joined.size()}, {"endpoint", impl_->info.endpoint}});
   return std::nullopt;
 }
 
@@ -544,8 +546,12 @@ std::optional<std::string> Discovery::set_discoverable(bool on) {
   return error;
 }
 
-bool Discovery::discoverable() const { return impl_->discoverable; }
+bool Discovery::discoverable() const {
+  return impl_->discoverable;
+}
 
-DiscoveryStats Discovery::stats() const { return impl_->stats; }
+DiscoveryStats Discovery::stats() const {
+  return impl_->stats;
+}
 
 }  // namespace freehold::onvif

@@ -21,8 +21,8 @@
 namespace freehold::onvif {
 
 struct DiscoveryInfo {
-  std::string endpoint;              // "urn:uuid:…": stable across reboots and interfaces (see endpoint_uuid)
-  std::vector<std::string> scopes;   // "onvif://www.onvif.org/name/…", matched by probes
+  std::string endpoint;                // "urn:uuid:…": stable across reboots and interfaces (see endpoint_uuid)
+  std::vector<std::string> scopes;     // "onvif://www.onvif.org/name/…", matched by probes
   std::uint32_t metadata_version = 1;  // raised whenever the scopes change
 };
 
@@ -38,10 +38,10 @@ struct TypeName {
 };
 
 struct Probe {
-  std::string message_id;            // echoed in RelatesTo
-  std::vector<TypeName> types;       // every one must be ours; none: any device
-  std::vector<std::string> scopes;   // every one must match one of ours; none: any device
-  std::string match_by;              // empty: the RFC 3986 prefix rule
+  std::string message_id;           // echoed in RelatesTo
+  std::vector<TypeName> types;      // every one must be ours; none: any device
+  std::vector<std::string> scopes;  // every one must match one of ours; none: any device
+  std::string match_by;             // empty: the RFC 3986 prefix rule
 };
 struct Resolve {
   std::string message_id;
@@ -99,10 +99,10 @@ struct DiscoveryOptions {
 using XAddrsFor = std::function<std::vector<std::string>(const boost::asio::ip::address& local)>;
 
 struct DiscoveryStats {
-  std::uint64_t requests = 0;      // Probe and Resolve received
-  std::uint64_t replies = 0;       // ProbeMatches and ResolveMatches sent
-  std::uint64_t rejected = 0;      // datagrams that were not a request (including our own Hello and Bye)
-  std::uint64_t rate_limited = 0;  // matching requests left unanswered by the rate limits or the pending bound
+  std::uint64_t requests = 0;       // Probe and Resolve received
+  std::uint64_t replies = 0;        // ProbeMatches and ResolveMatches sent
+  std::uint64_t rejected = 0;       // datagrams that were not a request (including our own Hello and Bye)
+  std::uint64_t rate_limited = 0;   // matching requests left unanswered by the rate limits or the pending bound
   std::uint64_t announcements = 0;  // Hello and Bye sent (one per interface)
 };
 

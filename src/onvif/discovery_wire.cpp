@@ -39,7 +39,9 @@ const std::array<TypeName, 2>& our_types() {
   return types;
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
@@ -119,8 +121,8 @@ bool printable(std::string_view s) {
 
 // An RFC 3986 URI split for WS-Discovery's prefix rule.
 struct UriParts {
-  std::string scheme;     // lower case
-  std::string authority;  // lower case
+  std::string scheme;                 // lower case
+  std::string authority;              // lower case
   std::vector<std::string> segments;  // percent-decoded, empty ones dropped
   bool dot_segment = false;
 };
@@ -158,8 +160,8 @@ UriParts split_uri(std::string_view uri) {
   UriParts p;
   // Query and fragment take no part in the comparison (WS-Discovery §5.1).
   uri = uri.substr(0, std::min(uri.find('?'), uri.find('#')));
-  if (const auto colon = uri.find(':'); colon != std::string_view::npos && uri.substr(0, colon).find('/') ==
-                                                                              std::string_view::npos) {
+  if (const auto colon = uri.find(':');
+      colon != std::string_view::npos && uri.substr(0, colon).find('/') == std::string_view::npos) {
     p.scheme = lower(uri.substr(0, colon));
     uri.remove_prefix(colon + 1);
   }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // freehold-wsd-demo: the WS-Discovery target service alone, with fixed device info, for the end-to-end test.
 // Prints "ready" once listening. SIGUSR1 adds a scope (a Hello with a new MetadataVersion follows), SIGUSR2 toggles
-// the discoverable mode, SIGTERM/SIGINT stop it (Bye). XAddrs: http://<local address>:<xaddr-port>/onvif/device_service.
+// the discoverable mode, SIGTERM/SIGINT stop it (Bye). XAddrs: http://<local
+// address>:<xaddr-port>/onvif/device_service.
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
 #include <cstdio>

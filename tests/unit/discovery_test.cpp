@@ -63,9 +63,7 @@ Probe scoped(std::vector<std::string> scopes, std::string rule = {}) {
 // A namespace-aware view of one of our replies, to check it the way a client reads it.
 struct Reply {
   pugi::xml_document doc;
-  explicit Reply(const std::string& text) {
-    EXPECT_TRUE(doc.load_string(text.c_str())) << text;
-  }
+  explicit Reply(const std::string& text) { EXPECT_TRUE(doc.load_string(text.c_str())) << text; }
   std::string at(const char* xpath) const {
     auto n = doc.select_node(xpath);
     return n ? n.node().text().get() : std::string("<missing>");
@@ -100,7 +98,8 @@ TEST(DiscoveryParse, PythonWsdiscoveryProbeWithTdsDeviceAndScopes) {
   const Probe p = probe_of(datagram("python_wsdiscovery.xml"));
   ASSERT_EQ(p.types.size(), 1u);
   EXPECT_EQ(p.types[0], (TypeName{tds, "Device"}));
-  EXPECT_EQ(p.scopes, (std::vector<std::string>{"onvif://www.onvif.org/name", "onvif://www.onvif.org/Profile/Streaming"}));
+  EXPECT_EQ(p.scopes,
+            (std::vector<std::string>{"onvif://www.onvif.org/name", "onvif://www.onvif.org/Profile/Streaming"}));
   EXPECT_EQ(p.match_by, rfc3986);
   EXPECT_TRUE(probe_matches(p, camera()));
   DiscoveryInfo no_profile = camera();
@@ -137,9 +136,9 @@ TEST(DiscoveryParse, TypesResolveByNamespaceNotPrefix) {
   EXPECT_TRUE(sloppy.types.at(0).ns.empty());
   EXPECT_TRUE(probe_matches(sloppy, camera()));
   // A type we do not have fails the whole probe, even beside one we have.
-  EXPECT_FALSE(probe_matches(probe_of(probe_typed(std::string("xmlns:dn='") + dn + "'",
-                                                  "dn:NetworkVideoTransmitter dn:NetworkVideoDisplay")),
-                             camera()));
+  EXPECT_FALSE(probe_matches(
+      probe_of(probe_typed(std::string("xmlns:dn='") + dn + "'", "dn:NetworkVideoTransmitter dn:NetworkVideoDisplay")),
+      camera()));
 }
 
 TEST(DiscoveryParse, RepliesAndAnnouncementsAreNeverRequests) {
@@ -210,10 +209,10 @@ TEST(DiscoveryMatch, OnvifCoreScopeExamples) {
 
 TEST(DiscoveryMatch, Rfc3986PrefixRule) {
   const DiscoveryInfo info = camera();
-  for (const std::string& rule : {std::string(), std::string(rfc3986),
-                                 std::string("http://schemas.xmlsoap.org/ws/2005/04/discovery/rfc2396")}) {
+  for (const std::string& rule :
+       {std::string(), std::string(rfc3986), std::string("http://schemas.xmlsoap.org/ws/2005/04/discovery/rfc2396")}) {
     SCOPED_TRACE(rule);
-    EXPECT_TRUE(probe_matches(scoped({"ONVIF://WWW.ONVIF.ORG/Profile"}, rule), info));  // scheme, host: any case
+    EXPECT_TRUE(probe_matches(scoped({"ONVIF://WWW.ONVIF.ORG/Profile"}, rule), info));   // scheme, host: any case
     EXPECT_FALSE(probe_matches(scoped({"onvif://www.onvif.org/profile"}, rule), info));  // path: exact case
     EXPECT_TRUE(probe_matches(scoped({"onvif://www.onvif.org/name/Front door"}, rule), info));  // %20 decoded
     EXPECT_TRUE(probe_matches(scoped({"onvif://www.onvif.org/type/"}, rule), info));
@@ -233,8 +232,8 @@ TEST(DiscoveryMatch, OtherRules) {
   const std::string strcmp0 = "http://schemas.xmlsoap.org/ws/2005/04/discovery/strcmp0";
   EXPECT_TRUE(probe_matches(scoped({"onvif://www.onvif.org/hardware/D1-566"}, strcmp0), info));
   EXPECT_FALSE(probe_matches(scoped({"onvif://www.onvif.org/hardware"}, strcmp0), info));
-  EXPECT_FALSE(probe_matches(scoped({"onvif://www.onvif.org"}, "http://schemas.xmlsoap.org/ws/2005/04/discovery/ldap"),
-                             info));
+  EXPECT_FALSE(
+      probe_matches(scoped({"onvif://www.onvif.org"}, "http://schemas.xmlsoap.org/ws/2005/04/discovery/ldap"), info));
   EXPECT_FALSE(probe_matches(scoped({"onvif://www.onvif.org"}, "urn:example:unknown-rule"), info));
   EXPECT_TRUE(probe_matches(scoped({}, "urn:example:unknown-rule"), info));  // no scopes: nothing to compare
 }
@@ -243,7 +242,8 @@ TEST(DiscoveryReply, ProbeMatchCarriesWhatAClientNeeds) {
   const Probe p = probe_of(datagram("odm.xml"));
   const DiscoveryInfo info = camera();
   const Sequence seq{"urn:uuid:33333333-0000-4000-8000-000000000000", 1700000000, 42};
-  const Reply r(build_probe_match(p, info, {"http://192.0.2.2:8080/onvif/device_service", "https://192.0.2.2/onvif/device_service"}, seq));
+  const Reply r(build_probe_match(
+      p, info, {"http://192.0.2.2:8080/onvif/device_service", "https://192.0.2.2/onvif/device_service"}, seq));
   EXPECT_EQ(r.ns("s"), "http://www.w3.org/2003/05/soap-envelope");
   EXPECT_EQ(r.ns("a"), "http://schemas.xmlsoap.org/ws/2004/08/addressing");
   EXPECT_EQ(r.ns("d"), "http://schemas.xmlsoap.org/ws/2005/04/discovery");
@@ -292,8 +292,7 @@ TEST(DiscoveryReply, HelloByeAndResolveMatch) {
   const Reply rm(build_resolve_match(Resolve{"urn:uuid:ask", info.endpoint}, info, {"http://192.0.2.2/"},
                                      Sequence{"urn:uuid:7", 9, 3}));
   EXPECT_EQ(rm.at("/s:Envelope/s:Header/a:RelatesTo"), "urn:uuid:ask");
-  EXPECT_EQ(rm.at("/s:Envelope/s:Body/d:ResolveMatches/d:ResolveMatch/a:EndpointReference/a:Address"),
-            info.endpoint);
+  EXPECT_EQ(rm.at("/s:Envelope/s:Body/d:ResolveMatches/d:ResolveMatch/a:EndpointReference/a:Address"), info.endpoint);
 }
 
 TEST(DiscoveryEndpoint, StableUrnUuidFromAPersistentId) {
@@ -301,7 +300,8 @@ TEST(DiscoveryEndpoint, StableUrnUuidFromAPersistentId) {
   const std::string a = endpoint_uuid("device-key-fingerprint-1");
   EXPECT_EQ(a, endpoint_uuid("device-key-fingerprint-1"));
   EXPECT_NE(a, endpoint_uuid("device-key-fingerprint-2"));
-  EXPECT_TRUE(std::regex_match(a, std::regex("urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")))
+  EXPECT_TRUE(
+      std::regex_match(a, std::regex("urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")))
       << a;
 }
 
@@ -322,10 +322,13 @@ class DiscoverySocket : public ::testing::Test {
   std::unique_ptr<Discovery> make(DiscoveryOptions o = {}) {
     o.port = port;
     o.interfaces = {"127.0.0.1"};
-    return std::make_unique<Discovery>(io, camera(), [this](const asio::ip::address& local) {
-      locals.push_back(local.to_string());
-      return std::vector<std::string>{"http://" + local.to_string() + ":8080/onvif/device_service"};
-    }, o);
+    return std::make_unique<Discovery>(
+        io, camera(),
+        [this](const asio::ip::address& local) {
+          locals.push_back(local.to_string());
+          return std::vector<std::string>{"http://" + local.to_string() + ":8080/onvif/device_service"};
+        },
+        o);
   }
 
   void probe(const std::string& id) {
