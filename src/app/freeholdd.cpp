@@ -34,6 +34,7 @@
 #include "core/sessions.hpp"
 #include "core/tls_cert.hpp"
 #include "hal/source.hpp"
+#include "onvif/discovery.hpp"
 #include "onvif/service.hpp"
 #include "media/encoder.hpp"
 #include "media/camera.hpp"
@@ -255,15 +256,12 @@ class Daemon final {
 
   // ONVIF at /onvif/ on both HTTP listeners; the motion sensor's state feeds its events.
   void start_onvif(const web::DeviceInfo& info, const web::ServerOptions& so) {
-    const std::string id = crypto::sha256("freehold-onvif-endpoint:" + info.tls_fingerprint);
-    std::string uuid = crypto::hex(id.substr(0, 16));
-    uuid[12] = '5';  // a name-based UUID: stable for this device identity
-    uuid = uuid.substr(0, 8) + "-" + uuid.substr(8, 4) + "-" + uuid.substr(12, 4) + "-" + uuid.substr(16, 4) + "-" +
-           uuid.substr(20, 12);
+    const std::string id = crypto::sha256("freehold-onvif-serial:" + info.tls_fingerprint);
+    const std::string endpoint = onvif::endpoint_uuid(info.tls_fingerprint);
     const bool rtsp_on = cfg().get_bool("rtsp.enabled");
     onvif_.emplace(onvif::ServiceDeps{
         model_, accounts_, audit_, legacy_auth_, io_.get_executor(), slow_work_.get_executor(), info,
-        crypto::hex(id.substr(16, 8)), "urn:uuid:" + uuid, opts_.demo, so.https_port,
+        crypto::hex(id.substr(0, 8)), endpoint, opts_.demo, so.https_port,
         static_cast<std::uint16_t>(so.plain_enabled ? so.plain_port : 0),
         static_cast<std::uint16_t>(rtsp_on ? cfg().get_int("rtsp.port") : 0),
         static_cast<std::uint16_t>(rtsp_on && cfg().get_bool("rtsp.tls_enabled") ? cfg().get_int("rtsp.tls_port") : 0),
@@ -279,6 +277,45 @@ class Daemon final {
           asio::post(io_, [this] { stop(); });
         }});
     server_->mount("/onvif/", [this](web::Request r) { return onvif_->handle(std::move(r)); }, true);
+    start_discovery(endpoint, info.model, so);
+  }
+
+  // WS-Discovery where the HTTP listeners are: every interface for a wildcard http.bind, else the one with that
+  // address (so tests bound to 127.0.0.1 never announce on the machine's network).
+  void start_discovery(const std::string& endpoint, const std::string& model, const web::ServerOptions& so) {
+    onvif::DiscoveryOptions dopts;
+    boost::system::error_code ec;
+    const auto bind = asio::ip::make_address(so.bind_address, ec);
+    if (!ec && !bind.is_unspecified()) {
+      if (!bind.is_v4()) {
+        log::notice("onvif.discovery_off", {{"reason", "WS-Discovery is IPv4 only and http.bind is IPv6"}});
+        return;
+      }
+      dopts.interfaces.push_back(bind.to_string());
+    }
+    const std::uint16_t plain = so.plain_enabled ? so.plain_port : 0, https = so.https_port;
+    auto xaddrs = [plain, https](const asio::ip::address& local) {
+      const std::string host = local.is_v6() ? "[" + local.to_string() + "]" : local.to_string();
+      std::vector<std::string> out;
+      if (plain) out.push_back("http://" + host + ":" + std::to_string(plain) + "/onvif/device_service");
+      out.push_back("https://" + host + ":" + std::to_string(https) + "/onvif/device_service");
+      return out;
+    };
+    discovery_info_ = onvif::DiscoveryInfo{endpoint, {}, 1};
+    discovery_model_ = model;
+    discovery_.emplace(io_, discovery_info(), xaddrs, dopts);
+    if (!cfg().get_bool("onvif.discoverable")) (void)discovery_->set_discoverable(false);
+    if (auto e = discovery_->start()) {
+      log::warn("onvif.discovery_failed", {{"error", *e}});
+      discovery_.reset();
+    }
+  }
+
+  onvif::DiscoveryInfo discovery_info() const {
+    auto info = discovery_info_;
+    info.scopes.clear();
+    for (auto& [scope, fixed] : onvif::device_scopes(cfg(), discovery_model_)) info.scopes.push_back(scope);
+    return info;
   }
 
   // The camera (source, capture, stream profiles) and the RTSP server over its streams.
@@ -426,6 +463,14 @@ class Daemon final {
   }
 
   void apply_runtime_settings() {
+    if (discovery_) {
+      if (discovery_->discoverable() != cfg().get_bool("onvif.discoverable")) {
+        if (auto e = discovery_->set_discoverable(cfg().get_bool("onvif.discoverable"))) {
+          log::warn("onvif.discovery_failed", {{"error", *e}});
+        }
+      }
+      discovery_->set_info(discovery_info());  // a Hello, with a new MetadataVersion, only if the scopes changed
+    }
     if (auto l = log::parse_level(cfg().get_string("log.level"))) log::set_level(*l);
     sessions_.configure(std::chrono::minutes(cfg().get_int("security.session_idle_minutes")),
                         std::chrono::hours(cfg().get_int("security.session_max_hours")));
@@ -468,6 +513,7 @@ class Daemon final {
     uptime_timer_.cancel();
     motion_timer_.cancel();
     if (onvif_) onvif_->stop();
+    if (discovery_) discovery_->stop();  // Bye
     server_->stop();
     if (rtsp_) rtsp_->stop();
     stop_deadline_ = std::chrono::steady_clock::now() + kStopGrace;
@@ -528,6 +574,9 @@ class Daemon final {
   std::optional<web::Api> api_;
   LegacyAuth legacy_auth_{accounts_, lockout_, audit_};
   std::optional<onvif::Service> onvif_;
+  onvif::DiscoveryInfo discovery_info_;
+  std::string discovery_model_;
+  std::optional<onvif::Discovery> discovery_;
   std::optional<web::Server> server_;
   std::unique_ptr<media::Camera> camera_;
   std::optional<rtsp::Server> rtsp_;  // after camera_: destroyed first, detaching from its streams

@@ -268,42 +268,9 @@ OpResult set_system_date_and_time(Call& c) {
   return std::nullopt;
 }
 
-// Fixed scopes (from the device's identity) and the owner's configurable ones (onvif.scopes).
-std::vector<std::pair<std::string, bool>> scopes(const Call& c) {
-  std::vector<std::pair<std::string, bool>> out = {
-      {"onvif://www.onvif.org/type/video_encoder", true},
-      {"onvif://www.onvif.org/type/Network_Video_Transmitter", true},
-      {"onvif://www.onvif.org/Profile/Streaming", true},
-      {"onvif://www.onvif.org/Profile/T", true},
-      {"onvif://www.onvif.org/hardware/" + c.deps.info.model, true},
-  };
-  std::istringstream words(c.deps.model.config().get_string("onvif.scopes"));
-  std::string s;
-  bool named = false;
-  while (words >> s) {
-    named = named || s.starts_with("onvif://www.onvif.org/name/");
-    out.emplace_back(s, false);
-  }
-  if (!named) {
-    std::string name;
-    for (char ch : c.deps.model.config().get_string("device.name")) {
-      const bool plain = std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.';
-      if (plain) {
-        name += ch;
-      } else {
-        char esc[4];
-        std::snprintf(esc, sizeof esc, "%%%02X", static_cast<unsigned char>(ch));
-        name += esc;
-      }
-    }
-    out.emplace_back("onvif://www.onvif.org/name/" + name, true);
-  }
-  return out;
-}
-
 OpResult get_scopes(Call& c) {
   auto r = c.reply.add("tds:GetScopesResponse");
-  for (const auto& [uri, fixed] : scopes(c)) {
+  for (const auto& [uri, fixed] : device_scopes(c.deps.model.config(), c.deps.info.model)) {
     auto s = add(r, "tds:Scopes");
     add(s, "tt:ScopeDef", fixed ? "Fixed" : "Configurable");
     add(s, "tt:ScopeItem", uri);

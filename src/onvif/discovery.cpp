@@ -524,6 +524,7 @@ void Discovery::set_info(DiscoveryInfo info) {
   Impl& d = *impl_;
   const bool changed = info.scopes != d.info.scopes || info.endpoint != d.info.endpoint;
   if (changed && info.metadata_version <= d.info.metadata_version) info.metadata_version = d.info.metadata_version + 1;
+  if (!changed) info.metadata_version = d.info.metadata_version;  // nothing new to announce
   d.info = std::move(info);
   if (changed && d.socket.is_open()) {
     for (const auto& itf : d.joined) d.hello(itf);

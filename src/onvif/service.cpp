@@ -4,7 +4,9 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cctype>
 #include <cstdio>
+#include <sstream>
 #include <ctime>
 #include <unordered_map>
 
@@ -258,6 +260,38 @@ awaitable<web::Response> Service::handle(web::Request req) {
 }
 
 // ---- helpers shared by the services ------------------------------------------------------------------------
+
+std::vector<std::pair<std::string, bool>> device_scopes(const Config& config, std::string_view model) {
+  std::vector<std::pair<std::string, bool>> out = {
+      {"onvif://www.onvif.org/type/video_encoder", true},
+      {"onvif://www.onvif.org/type/Network_Video_Transmitter", true},
+      {"onvif://www.onvif.org/Profile/Streaming", true},
+      {"onvif://www.onvif.org/Profile/T", true},
+      {"onvif://www.onvif.org/hardware/" + std::string(model), true},
+  };
+  std::istringstream words(config.get_string("onvif.scopes"));
+  std::string s;
+  bool named = false;
+  while (words >> s) {
+    named = named || s.starts_with("onvif://www.onvif.org/name/");
+    out.emplace_back(s, false);
+  }
+  if (!named) {  // the device's name, percent-encoded
+    std::string name;
+    for (char ch : config.get_string("device.name")) {
+      const bool plain = std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.';
+      if (plain) {
+        name += ch;
+      } else {
+        char esc[4];
+        std::snprintf(esc, sizeof esc, "%%%02X", static_cast<unsigned char>(ch));
+        name += esc;
+      }
+    }
+    out.emplace_back("onvif://www.onvif.org/name/" + name, true);
+  }
+  return out;
+}
 
 std::string service_url(const Call& c, std::string_view service) {
   const bool tls = c.http.tls || c.deps.plain_port == 0;

@@ -12,6 +12,9 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/accounts.hpp"
 #include "core/audit.hpp"
@@ -41,6 +44,10 @@ struct ServiceDeps {
   std::function<web::Snapshot(const std::string& stream)> snapshot;  // runs on slow_work
   std::function<void()> reboot;  // SystemReboot: stop gracefully; the supervisor restarts us
 };
+
+// The device's ONVIF scopes, each with whether it is fixed: type, profiles, hardware, the name (from device.name
+// unless onvif.scopes has a name/ scope) and the owner's onvif.scopes. GetScopes and WS-Discovery both use this.
+[[nodiscard]] std::vector<std::pair<std::string, bool>> device_scopes(const Config& config, std::string_view model);
 
 class Service final {
  public:
