@@ -1015,6 +1015,49 @@ def check_media(c, profile):
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def check_discovery(c, ports):
+    """freeholdd answers a WS-Discovery probe on loopback (where its listeners are bound) with its own XAddrs and
+    the endpoint reference that GetEndpointReference reports; a probe for another device type gets no answer."""
+    import uuid as uuidlib
+    status, _, body = c.call("GetEndpointReference", auth=False)
+    guid = first_text(body, ".//{http://www.onvif.org/ver10/device/wsdl}GUID") or ""
+
+    def probe(types):
+        mid = f"urn:uuid:{uuidlib.uuid4()}"
+        msg = ('<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
+               'xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" '
+               'xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery" '
+               'xmlns:dn="http://www.onvif.org/ver10/network/wsdl" xmlns:pr="urn:example:printer"><s:Header>'
+               '<a:Action>http://schemas.xmlsoap.org/ws/2005/04/discovery/Probe</a:Action>'
+               f'<a:MessageID>{mid}</a:MessageID><a:To>urn:schemas-xmlsoap-org:ws:2005:04:discovery</a:To>'
+               f'</s:Header><s:Body><d:Probe><d:Types>{types}</d:Types></d:Probe></s:Body></s:Envelope>')
+        replies = []
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(HOST))
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+            s.settimeout(0.3)
+            s.sendto(msg.encode(), ("239.255.255.250", 3702))
+            deadline = time.monotonic() + 2.0
+            while time.monotonic() < deadline:
+                try:
+                    data, _ = s.recvfrom(65536)
+                except socket.timeout:
+                    continue
+                if mid.encode() in data:
+                    replies.append(data)
+        return replies
+
+    replies = probe("dn:NetworkVideoTransmitter")
+    ours = [r for r in replies if guid and guid.encode() in r]
+    xaddr = f"http://{HOST}:{ports['plain']}/onvif/device_service".encode()
+    R.check("WS-Discovery: a NetworkVideoTransmitter probe on loopback gets our ProbeMatch with the endpoint "
+            "GetEndpointReference reports and our plain-HTTP XAddr", ours and xaddr in ours[0]
+            and b"onvif://www.onvif.org/Profile/Streaming" in ours[0],
+            f"GUID {guid!r}; {len(replies)} replies: {short(replies[0] if replies else b'')}")
+    other = [r for r in probe("pr:PrintDeviceType") if guid and guid.encode() in r]
+    R.check("WS-Discovery: a probe for a printer gets no answer from the camera", not other, short(other))
+
+
 def start_daemon(binary, work):
     ports = {k: free_port() for k in ("https", "plain", "rtsp", "rtsps")}
     config = os.path.join(work, "onvif.toml")
@@ -1037,7 +1080,7 @@ def main():
     global validate_body
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
-    ap.add_argument("--only", default="", help="comma-separated sections: validator,auth,ops,events,node,zeep,media")
+    ap.add_argument("--only", default="", help="comma-separated sections: validator,auth,ops,events,node,zeep,media,discovery")
     args = ap.parse_args()
     binary = os.path.abspath(args.bin)
     only = set(filter(None, args.only.split(",")))
@@ -1087,6 +1130,8 @@ def main():
             run_zeep(c, work)
         if want("media"):
             check_media(c, profile)
+        if want("discovery"):
+            check_discovery(c, ports)
         R.check("the daemon survived every check", daemon.running(),
                 f"exit {daemon.proc.poll()}; log: {short(daemon.log_text(max(0, daemon.mark() - 20)), 1500)}")
         if daemon.running() and not only:
