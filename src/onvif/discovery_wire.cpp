@@ -9,6 +9,7 @@
 
 #include "core/crypto.hpp"
 #include "onvif/discovery.hpp"
+#include "onvif/soap.hpp"
 
 namespace freehold::onvif {
 
@@ -21,7 +22,6 @@ constexpr std::string_view wsa10_ns = "http://www.w3.org/2005/08/addressing";
 constexpr std::string_view wsd_ns = "http://schemas.xmlsoap.org/ws/2005/04/discovery";
 constexpr std::string_view dn_ns = "http://www.onvif.org/ver10/network/wsdl";
 constexpr std::string_view tds_ns = "http://www.onvif.org/ver10/device/wsdl";
-constexpr std::string_view xml_ns = "http://www.w3.org/XML/1998/namespace";
 
 constexpr std::string_view multicast_to = "urn:schemas-xmlsoap-org:ws:2005:04:discovery";
 // WS-Discovery 2005/04 §5.3, §6.3: a reply to a request without ReplyTo goes to the anonymous address.
@@ -61,40 +61,12 @@ std::vector<std::string_view> split_space(std::string_view s) {
   return out;
 }
 
-// The namespace bound to `prefix` ("" for the default namespace) where `node` is, or nullopt if none is declared.
-// pugixml has no namespace support, so the xmlns attributes in scope are walked.
-std::optional<std::string_view> resolve_prefix(pugi::xml_node node, std::string_view prefix) {
-  if (prefix == "xml") return xml_ns;
-  const std::string attr = prefix.empty() ? std::string("xmlns") : "xmlns:" + std::string(prefix);
-  for (pugi::xml_node n = node; n && n.type() == pugi::node_element; n = n.parent()) {
-    if (pugi::xml_attribute a = n.attribute(attr.c_str())) return std::string_view(a.value());
-  }
-  return std::nullopt;
-}
-
-std::pair<std::string_view, std::string_view> split_qname(std::string_view q) {
-  const auto colon = q.find(':');
-  if (colon == std::string_view::npos) return {{}, q};
-  return {q.substr(0, colon), q.substr(colon + 1)};
-}
-
 bool is(pugi::xml_node node, std::string_view ns, std::string_view local) {
-  if (node.type() != pugi::node_element) return false;
-  const auto [prefix, name] = split_qname(node.name());
-  if (name != local) return false;
-  const auto bound = resolve_prefix(node, prefix);
-  return bound && *bound == ns;
+  return node.type() == pugi::node_element && local_name(node) == local && namespace_of(node) == ns;
 }
 
 bool is_wsa(pugi::xml_node node, std::string_view local) {
   return is(node, wsa_ns, local) || is(node, wsa10_ns, local);
-}
-
-pugi::xml_node first_element(pugi::xml_node parent) {
-  for (pugi::xml_node c = parent.first_child(); c; c = c.next_sibling()) {
-    if (c.type() == pugi::node_element) return c;
-  }
-  return {};
 }
 
 template <typename Pred>
@@ -103,15 +75,6 @@ pugi::xml_node find_child(pugi::xml_node parent, Pred pred) {
     if (pred(c)) return c;
   }
   return {};
-}
-
-// The text of an element with character data only (child_value ignores CDATA, so both are joined).
-std::string text_of(pugi::xml_node node) {
-  std::string out;
-  for (pugi::xml_node c = node.first_child(); c; c = c.next_sibling()) {
-    if (c.type() == pugi::node_pcdata || c.type() == pugi::node_cdata) out += c.value();
-  }
-  return std::string(trim(out));
 }
 
 // Text we echo into a reply must be representable in XML 1.0 as we write it.
@@ -317,13 +280,9 @@ std::variant<Probe, Resolve, Rejected> parse_request(std::string_view datagram) 
     const auto items = split_space(text);
     if (items.size() > max_probe_items) return Rejected{"more than " + std::to_string(max_probe_items) + " types"};
     for (std::string_view q : items) {
-      const auto [prefix, local] = split_qname(q);
-      if (local.empty()) return Rejected{"type '" + std::string(q) + "' is not a QName"};
-      TypeName t{std::string(), std::string(local)};
-      if (!prefix.empty()) {
-        if (const auto bound = resolve_prefix(types, prefix)) t.ns = std::string(*bound);
-      }
-      p.types.push_back(std::move(t));
+      auto q_name = resolve_qname(types, q);  // an undeclared prefix leaves the namespace empty
+      if (q_name.local.empty()) return Rejected{"type '" + std::string(q) + "' is not a QName"};
+      p.types.push_back(TypeName{std::move(q_name.ns), std::move(q_name.local)});
     }
   }
   if (const auto scopes = find_child(op, [](pugi::xml_node n) { return is(n, wsd_ns, "Scopes"); })) {

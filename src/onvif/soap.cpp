@@ -44,14 +44,14 @@ std::string trim(std::string_view s) {
   return std::string(s.substr(b, e - b + 1));
 }
 
+}  // namespace
+
 pugi::xml_node first_element(pugi::xml_node parent) {
   for (auto c = parent.first_child(); c; c = c.next_sibling()) {
     if (c.type() == pugi::node_element) return c;
   }
   return {};
 }
-
-}  // namespace
 
 std::string_view namespace_of(pugi::xml_node node) { return lookup(node, prefix_of(node.name())); }
 
@@ -62,7 +62,13 @@ pugi::xml_node child(pugi::xml_node parent, std::string_view local) {
   return {};
 }
 
-std::string text_of(pugi::xml_node node) { return trim(node.text().get()); }
+std::string text_of(pugi::xml_node node) {
+  std::string out;
+  for (auto c = node.first_child(); c; c = c.next_sibling()) {
+    if (c.type() == pugi::node_pcdata || c.type() == pugi::node_cdata) out += c.value();
+  }
+  return trim(out);
+}
 
 QName resolve_qname(pugi::xml_node context, std::string_view value) {
   const std::string v = trim(value);

@@ -52,7 +52,9 @@ struct Fault {
 inline std::string_view local_name(pugi::xml_node node) { return local_name(node.name()); }
 // The first child element with this local name (any namespace: clients disagree on prefixes for the WS-* blocks).
 [[nodiscard]] pugi::xml_node child(pugi::xml_node parent, std::string_view local);
-// Its trimmed text.
+// The first element child (skipping comments and text).
+[[nodiscard]] pugi::xml_node first_element(pugi::xml_node parent);
+// Its character data (text and CDATA sections joined), trimmed.
 [[nodiscard]] std::string text_of(pugi::xml_node node);
 // A QName in element text ("tt:H264") resolved to {namespace, local}.
 struct QName {
