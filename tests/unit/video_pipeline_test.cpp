@@ -248,27 +248,38 @@ TEST(VideoStream, RefusedSettingsKeepTheRunningEncoder) {
   stream.remove_reader();
 }
 
+// Writes `frames` synthetic 320x240 pictures, encoded by x264 with a GOP of `gop`, to `path` as a raw Annex-B
+// H.264 file (what a recorded clip or a camera's dump looks like). Returns the access units written; fewer than
+// `frames` (with the test failed) if something went wrong.
+std::vector<std::vector<std::uint8_t>> write_h264_clip(const std::string& path, int gop, int frames) {
+  std::vector<std::vector<std::uint8_t>> units;
+  auto src = hal::make_synthetic_source({320, 240, 25, false, false});
+  std::string err;
+  auto enc = make_x264_encoder({320, 240, 25, 500, false, gop}, &err);
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (!enc || !f) {
+    ADD_FAILURE() << "cannot write " << path << ": " << (enc ? "fopen failed" : err);
+    if (f) std::fclose(f);
+    return units;
+  }
+  hal::Picture p;
+  for (int i = 0; i < frames; ++i) {
+    EncodedFrame out;
+    if (src->next(p) || enc->encode(p, out) || std::fwrite(out.data.data(), 1, out.data.size(), f) != out.data.size()) {
+      ADD_FAILURE() << "writing frame " << i << " of " << path;
+      break;
+    }
+    units.push_back(std::move(out.data));
+  }
+  std::fclose(f);
+  return units;
+}
+
 // A recorded file passed through: the access units come out as they went in, with keyframes flagged, looping.
 TEST(FileSource, PassesAnnexBThroughAndLoops) {
   const std::string path = ::testing::TempDir() + "/freehold_clip.h264";
-  std::vector<std::vector<std::uint8_t>> units;
-  {
-    auto src = hal::make_synthetic_source({320, 240, 25, false, false});
-    std::string err;
-    auto enc = make_x264_encoder({320, 240, 25, 500, false, 5}, &err);
-    ASSERT_TRUE(enc) << err;
-    std::FILE* f = std::fopen(path.c_str(), "wb");
-    ASSERT_TRUE(f);
-    hal::Picture p;
-    for (int i = 0; i < 10; ++i) {
-      ASSERT_EQ(src->next(p), std::nullopt);
-      EncodedFrame out;
-      ASSERT_EQ(enc->encode(p, out), std::nullopt);
-      std::fwrite(out.data.data(), 1, out.data.size(), f);
-      units.push_back(out.data);
-    }
-    std::fclose(f);
-  }
+  const auto units = write_h264_clip(path, 5, 10);
+  ASSERT_EQ(units.size(), 10u);
   std::string err;
   auto file = hal::make_file_source({path, true, false}, &err);
   ASSERT_TRUE(file) << err;
@@ -303,21 +314,7 @@ TEST(FileSource, NamesTheProblemWithABadFile) {
 // A passthrough stream keeps its GOP cache warm with nobody watching, so a reader starts at a keyframe at once.
 TEST(VideoStream, PassthroughKeepsTheGopCacheWarm) {
   const std::string path = ::testing::TempDir() + "/freehold_clip2.h264";
-  {
-    auto src = hal::make_synthetic_source({320, 240, 25, false, false});
-    std::string err;
-    auto enc = make_x264_encoder({320, 240, 25, 500, false, 10}, &err);
-    std::FILE* f = std::fopen(path.c_str(), "wb");
-    ASSERT_TRUE(f && enc);
-    hal::Picture p;
-    for (int i = 0; i < 30; ++i) {
-      ASSERT_EQ(src->next(p), std::nullopt);
-      EncodedFrame out;
-      ASSERT_EQ(enc->encode(p, out), std::nullopt);
-      std::fwrite(out.data.data(), 1, out.data.size(), f);
-    }
-    std::fclose(f);
-  }
+  ASSERT_EQ(write_h264_clip(path, 10, 30).size(), 30u);
   std::string err;
   auto file = hal::make_file_source({path, true, true}, &err);
   ASSERT_TRUE(file) << err;
