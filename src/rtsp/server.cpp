@@ -228,6 +228,7 @@ struct Server::Impl {
   std::optional<tcp::acceptor> acceptor;
   std::optional<tcp::acceptor> tls_acceptor;
   std::list<Connection*> connections;
+  net::ConnectionLimit limit;  // both listeners share it
   std::uint16_t next_udp_port;
   std::uint64_t session_serial = 0;
   ServerStats totals;
@@ -246,6 +247,7 @@ struct Server::Impl {
         deps(d),
         options(std::move(o)),
         digest("Freehold", crypto::random_bytes(32)),
+        limit(options.max_sessions),
         next_udp_port(static_cast<std::uint16_t>(options.udp_port_first & ~1u)) {
     for (auto* s : streams) fanouts.push_back(std::make_unique<Fanout>(s));
   }
@@ -759,7 +761,9 @@ struct Server::Impl {
     co_return !ec;
   }
 
-  awaitable<void> connection(tcp::socket socket, bool secure) {
+  // `slot` holds the connection's place under the session limit until it ends.
+  awaitable<void> connection(tcp::socket socket, bool secure,
+                             [[maybe_unused]] net::ConnectionSlot slot) {
     boost::system::error_code ec;
     std::string remote = socket.remote_endpoint(ec).address().to_string();
     if (remote.starts_with("::ffff:")) remote = remote.substr(7);
@@ -811,10 +815,10 @@ std::optional<std::string> Server::start() {
       slot.reset();
       return std::string(name) + ": " + *e;
     }
-    net::AcceptPolicy p{name, [impl] { return impl->connections.size(); }, impl->options.max_sessions,
-                        [impl] { return impl->stopping; },
-                        [impl, secure](tcp::socket s) {
-                          asio::co_spawn(impl->io, impl->connection(std::move(s), secure), net::log_failure("rtsp"));
+    net::AcceptPolicy p{name, impl->limit, [impl] { return impl->stopping; },
+                        [impl, secure](tcp::socket s, net::ConnectionSlot place) {
+                          asio::co_spawn(impl->io, impl->connection(std::move(s), secure, std::move(place)),
+                                         net::log_failure("rtsp"));
                         }};
     asio::co_spawn(impl->io, net::accept_loop(acc, std::move(p)), asio::detached);
     return std::nullopt;

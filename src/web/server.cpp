@@ -107,10 +107,11 @@ struct Server::Impl {
   std::optional<tcp::acceptor> https_acceptor;
   std::optional<tcp::acceptor> plain_acceptor;
   std::list<std::function<void()>> closers;  // one per live connection
+  net::ConnectionLimit limit;                 // both listeners share it
   bool stopping = false;
 
   Impl(asio::io_context& i, asio::ssl::context& t, Api& a, ServerOptions o)
-      : io(i), tls(t), api(a), options(std::move(o)) {}
+      : io(i), tls(t), api(a), options(std::move(o)), limit(options.max_connections) {}
 
   std::optional<std::string> open(std::optional<tcp::acceptor>& acc, std::uint16_t port) {
     acc.emplace(io);
@@ -122,15 +123,17 @@ struct Server::Impl {
   }
 
   void accept(tcp::acceptor& acc, bool use_tls) {
-    net::AcceptPolicy p{"http", [this] { return closers.size(); }, options.max_connections,
-                        [this] { return stopping; },
-                        [this, use_tls](tcp::socket s) {
-                          asio::co_spawn(io, connection(std::move(s), use_tls), net::log_failure("http"));
+    net::AcceptPolicy p{"http", limit, [this] { return stopping; },
+                        [this, use_tls](tcp::socket s, net::ConnectionSlot slot) {
+                          asio::co_spawn(io, connection(std::move(s), use_tls, std::move(slot)),
+                                         net::log_failure("http"));
                         }};
     asio::co_spawn(io, net::accept_loop(acc, std::move(p)), asio::detached);
   }
 
-  awaitable<void> connection(tcp::socket socket, bool use_tls) {
+  // `slot` holds the connection's place under the limit until it ends.
+  awaitable<void> connection(tcp::socket socket, bool use_tls,
+                             [[maybe_unused]] net::ConnectionSlot slot) {
     beast::error_code ec;
     const auto peer = socket.remote_endpoint(ec);
     std::string remote = ec ? "unknown" : peer.address().to_string();
