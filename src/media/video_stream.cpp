@@ -21,6 +21,7 @@ VideoStream::VideoStream(std::string name, std::shared_ptr<Feed> feed, EncoderFa
   codec_ = encoder_->codec();
   idles_ = encoder_->idles();
   settings_ = settings;
+  requested_ = settings;
   feed_->want(wants_for(settings, encoder_->passthrough()));
   feed_->set_active(!idles_);
 }
@@ -47,8 +48,14 @@ EncoderSettings VideoStream::settings() const {
   return settings_;
 }
 
+EncoderSettings VideoStream::requested_settings() const {
+  std::lock_guard lock(settings_mutex_);
+  return requested_;
+}
+
 void VideoStream::reconfigure(const EncoderSettings& settings) {
   std::lock_guard lock(settings_mutex_);
+  requested_ = settings;
   pending_ = settings;
 }
 
@@ -78,6 +85,8 @@ void VideoStream::apply_pending() {
   {
     std::lock_guard lock(settings_mutex_);
     next.swap(pending_);
+    // A change reverted before we got to it: the running encoder is already right.
+    if (next && *next == settings_) return;
   }
   if (!next) return;
   std::string err;

@@ -44,7 +44,9 @@ class VideoStream final {
 
   [[nodiscard]] FrameRing& ring() { return ring_; }
   [[nodiscard]] const std::string& name() const { return name_; }
-  [[nodiscard]] EncoderSettings settings() const;
+  [[nodiscard]] EncoderSettings settings() const;  // those of the running encoder
+  // The settings last asked for: the constructor's or the latest reconfigure()'s, applied or not yet.
+  [[nodiscard]] EncoderSettings requested_settings() const;
   [[nodiscard]] int width() const { return settings().width; }
   [[nodiscard]] int height() const { return settings().height; }
   [[nodiscard]] int fps() const { return settings().fps; }
@@ -73,6 +75,7 @@ class VideoStream final {
   bool idles_;
   mutable std::mutex settings_mutex_;
   EncoderSettings settings_;
+  EncoderSettings requested_;
   std::optional<EncoderSettings> pending_;
   FrameRing ring_;
   std::thread thread_;

@@ -12,7 +12,9 @@ extern "C" {
 #include <cstdio>
 #include <thread>
 
+#include "core/config.hpp"
 #include "hal/source.hpp"
+#include "media/camera.hpp"
 #include "media/encoder.hpp"
 #include "media/capture.hpp"
 #include "media/video_stream.hpp"
@@ -246,6 +248,40 @@ TEST(VideoStream, RefusedSettingsKeepTheRunningEncoder) {
   ASSERT_TRUE(eventually([&] { return stream.stats().frames_encoded >= before + 5; }));
   EXPECT_EQ(stream.width(), 320);
   stream.remove_reader();
+}
+
+// Regression: Camera::apply compared the new settings with the running ones, so a change and its revert that both
+// came before the stream thread applied the first (A -> B -> A) skipped the revert and left the stream at B.
+TEST(Camera, AChangeRevertedBeforeItWasAppliedEndsAtTheRevert) {
+  const auto a = parse_config(
+      "[stream.main]\nwidth = 320\nheight = 240\nfps = 10\n"
+      "[stream.sub]\nwidth = 160\nheight = 120\nfps = 10\nencoder = \"x264\"\n");
+  ASSERT_TRUE(a.ok()) << a.errors.front().message;
+  Config b = a.config;
+  b.set_validated("stream.sub.width", std::int64_t{128});
+  b.set_validated("stream.sub.height", std::int64_t{96});
+  std::string err;
+  auto camera = Camera::open(a.config, &err);
+  ASSERT_TRUE(camera) << err;
+  VideoStream* sub = camera->streams().at(1);
+  ASSERT_EQ(sub->name(), "sub");
+  // Not started yet: both changes are still pending when the stream thread first looks.
+  camera->apply(b);
+  camera->apply(a.config);
+  auto cursor = sub->add_reader();
+  camera->start();
+  ASSERT_TRUE(eventually([&] { return sub->stats().frames_encoded >= 3; }));
+  camera->stop();
+  EXPECT_EQ(sub->width(), 160);
+  EXPECT_EQ(sub->height(), 120);
+  std::vector<FramePtr> frames;
+  sub->ring().read(cursor, frames, 100);
+  ASSERT_FALSE(frames.empty());
+  Decoder dec;
+  for (const auto& f : frames) (void)dec.decode(f->data);
+  EXPECT_EQ(dec.width(), 160);
+  EXPECT_EQ(dec.height(), 120);
+  sub->remove_reader();
 }
 
 // Writes `frames` synthetic 320x240 pictures, encoded by x264 with a GOP of `gop`, to `path` as a raw Annex-B
