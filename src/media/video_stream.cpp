@@ -78,7 +78,9 @@ void VideoStream::remove_reader() {
   if (readers_.fetch_sub(1) == 1 && idles_) feed_->set_active(false);
 }
 
-StreamStats VideoStream::stats() const { return {frames_.load(), bytes_.load(), skipped_.load(), feed_->lost()}; }
+StreamStats VideoStream::stats() const {
+  return {frames_.load(), bytes_.load(), skipped_.load(), feed_->lost(), resized_away_.load(), failures_.load()};
+}
 
 void VideoStream::apply_pending() {
   std::optional<EncoderSettings> next;
@@ -119,9 +121,17 @@ void VideoStream::run() {
       ++skipped_;
       continue;
     }
+    // After a resize the feed may still hold pictures scaled for the old size (its queue, and one the capture
+    // thread was scaling as the wishes changed): the new encoder would refuse them. settings_ is written on this
+    // thread only, so reading it here needs no lock.
+    if (!encoder_->passthrough() && (picture->width != settings_.width || picture->height != settings_.height)) {
+      ++resized_away_;
+      continue;
+    }
     if (keyframe_wanted_.exchange(false)) encoder_->request_keyframe();
     EncodedFrame frame;
     if (auto err = encoder_->encode(*picture, frame)) {
+      ++failures_;
       log::error("stream.encode_failed", {{"stream", name_}, {"error", *err}});
       continue;
     }

@@ -25,6 +25,8 @@ struct StreamStats {
   std::uint64_t bytes_encoded = 0;
   std::uint64_t frames_skipped_idle = 0;  // captured while nobody was reading
   std::uint64_t frames_lost_busy = 0;     // captured while the encoder was too far behind
+  std::uint64_t frames_dropped_resize = 0;  // queued at the old size when the size changed
+  std::uint64_t encode_failures = 0;        // pictures the encoder refused (logged as stream.encode_failed)
 };
 
 class VideoStream final {
@@ -85,7 +87,7 @@ class VideoStream final {
   std::atomic<std::uint64_t> fresh_from_{0};  // first ring sequence since the encoder last woke up
   std::mutex on_frame_mutex_;
   std::function<void()> on_frame_;
-  std::atomic<std::uint64_t> frames_{0}, bytes_{0}, skipped_{0};
+  std::atomic<std::uint64_t> frames_{0}, bytes_{0}, skipped_{0}, resized_away_{0}, failures_{0};
 };
 
 }  // namespace freehold::media

@@ -237,6 +237,33 @@ TEST(VideoStream, ReconfiguresLiveAndReadersCarryOn) {
   stream.remove_reader();
 }
 
+// Regression: after a resize, the pictures already queued at the old size went to the new encoder, which refused
+// each one (stream.encode_failed). They are dropped and counted instead.
+TEST(VideoStream, PicturesQueuedAtTheOldSizeAreDroppedNotEncoded) {
+  Capture capture(hal::make_synthetic_source({320, 240, 50, false, true}));
+  VideoStream stream("main", capture.subscribe({}), x264(), {320, 240, 50, 500, false, 50}, 100);
+  auto cursor = stream.add_reader();  // the feed is active: the capture fills its queue
+  capture.start();
+  ASSERT_TRUE(eventually([&] { return stream.stats().frames_lost_busy >= 1; })) << "the feed's queue is full";
+  stream.reconfigure({160, 120, 50, 300, false, 50});
+  stream.start();  // applies the change first, then meets the queued 320x240 pictures
+  ASSERT_TRUE(eventually([&] { return stream.stats().frames_encoded >= 5; }));
+  stream.stop();
+  capture.stop();
+  const auto st = stream.stats();
+  EXPECT_EQ(st.encode_failures, 0u);
+  EXPECT_GE(st.frames_dropped_resize, kFeedDepth);
+  EXPECT_LE(st.frames_dropped_resize, kFeedDepth + 1) << "at most one more, scaled as the wishes changed";
+  std::vector<FramePtr> frames;
+  stream.ring().read(cursor, frames, 100);
+  ASSERT_FALSE(frames.empty());
+  EXPECT_TRUE(frames.front()->keyframe);
+  Decoder dec;
+  EXPECT_TRUE(dec.decode(frames.front()->data));
+  EXPECT_EQ(dec.width(), 160);
+  stream.remove_reader();
+}
+
 TEST(VideoStream, RefusedSettingsKeepTheRunningEncoder) {
   Capture capture(hal::make_synthetic_source({320, 240, 50, false, true}));
   VideoStream stream("main", capture.subscribe({}), x264(), {320, 240, 50, 500, false, 50}, 100);
