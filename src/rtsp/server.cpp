@@ -588,7 +588,9 @@ struct Server::Impl {
   bool take_batch(Connection& c, Session& s) {
     Batch& b = c.batch;
     b.frames.clear();
-    const auto max_lag = static_cast<std::size_t>(2 * s.fanout->stream->fps());  // two seconds
+    // Two seconds of frames, and never less than one batch: a stream of unknown rate (fps 0: a passthrough source
+    // that does not say) would otherwise put every reader "too far behind" at once, and it would get keyframes only.
+    const auto max_lag = std::max(static_cast<std::size_t>(2 * std::max(s.fanout->stream->fps(), 0)), kBatchFrames);
     const auto dropped_before = s.cursor.dropped;
     s.fanout->ring.read(s.cursor, b.frames, max_lag, kBatchFrames);
     if (s.cursor.dropped != dropped_before) {
