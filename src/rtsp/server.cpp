@@ -114,6 +114,18 @@ struct Fanout {
   void release() {
     if (--users == 0) stream->remove_reader();
   }
+  // One acquire() for the life of a scope, released however the scope ends: a co_await in it throws when the
+  // connection's other half ends and cancels it.
+  class Use final {
+   public:
+    explicit Use(Fanout& f) : fan_(f) { fan_.acquire(); }
+    ~Use() { fan_.release(); }
+    Use(const Use&) = delete;
+    Use& operator=(const Use&) = delete;
+
+   private:
+    Fanout& fan_;
+  };
   // A new session's cursor: the cached GOP of the running stream, but never a frame from before the encoder's
   // latest restart (then it waits for the keyframe requested at the restart).
   [[nodiscard]] media::RingCursor join() const {
@@ -339,15 +351,16 @@ struct Server::Impl {
   }
 
   // Runs the stream until DESCRIBE can answer (the codec and, for H.264, the parameter sets are known), 3 s at most.
+  // The wait ends early, with an exception, when the connection ends (its writer failed, the peer is gone); the
+  // stream must then go idle again all the same.
   awaitable<bool> wait_until_describable(Fanout& fan) {
     if (fan.describable()) co_return true;
-    fan.acquire();
+    const Fanout::Use running(fan);
     asio::steady_timer t(io);
     for (int i = 0; i < 150 && !fan.describable() && !stopping; ++i) {
       t.expires_after(std::chrono::milliseconds(20));
       co_await t.async_wait(tuple_awaitable);
     }
-    fan.release();
     co_return fan.describable();
   }
 

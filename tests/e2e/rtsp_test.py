@@ -906,6 +906,61 @@ def check_live_reconfigure(daemon, port, user, pw):
     R.check("changing /sub back: 200", status == 200, str(status))
 
 
+def api_token(daemon, user, pw):
+    status, _, body = https(daemon.https_port, "POST", "/api/v1/session", {"username": user, "password": pw})
+    return json.loads(body or b"{}").get("token") if status in (200, 201) else None
+
+
+def stream_status(daemon, token, name):
+    """The entry of stream `name` in GET /api/v1/streams ({} if the request fails)."""
+    try:
+        status, _, body = https(daemon.https_port, "GET", "/api/v1/streams", token=token)
+    except OSError:
+        return {}
+    streams = json.loads(body or b"{}").get("streams", []) if status == 200 else []
+    return next((s for s in streams if s.get("name") == name), {})
+
+
+def patch_stream(daemon, token, name, values):
+    status, _, body = https(daemon.https_port, "PATCH", "/api/v1/config", {"stream": {name: values}}, token=token)
+    answer = json.loads(body or b"{}") if body else {}
+    return status == 200 and answer.get("restart_required") == [], f"{status} {short(answer)}"
+
+
+def check_abandoned_describe(daemon, port, user, pw):
+    """A DESCRIBE that runs an idle stream until its first keyframe, on a connection that dies during the wait,
+    leaves the stream idle again: its encoder does not run on for nobody. (Regression: the wait's hold on the
+    encoder was released only when the wait ran to its end, not when the connection's end cancelled it.)"""
+    token = api_token(daemon, user, pw)
+    # /sub at 1 fps: its first picture after a wake-up takes up to a second, the wait stays open that long.
+    ok, detail = patch_stream(daemon, token, "sub", {"fps": 1})
+    R.check("PATCH stream.sub.fps = 1 (idle stream): 200, applied live", ok, detail)
+    c = RtspClient(port, user, pw)
+    try:
+        steps = c.play("main", "tcp")
+        if not R.check("a raw client plays /main over TCP on the connection that will DESCRIBE /sub",
+                       [s for _, s in steps] == [200] * 4, short(steps)):
+            return
+        before = stream_status(daemon, token, "sub").get("readers")
+        url = c.url("sub")
+        c.cseq += 1
+        c.send_raw((f"DESCRIBE {url} RTSP/1.0\r\nCSeq: {c.cseq}\r\nAccept: application/sdp\r\n"
+                    f"Authorization: {c.authorization('DESCRIBE', url)}\r\n\r\n").encode())
+        started = wait_until(lambda: stream_status(daemon, token, "sub").get("readers") == 1, 1, step=0.02)
+    finally:
+        c.close()  # the daemon's next /main frame meets a closed socket: its writer fails, the DESCRIBE is cancelled
+    R.check("the DESCRIBE wakes idle /sub (readers 0 -> 1 in GET /api/v1/streams)", before == 0 and started,
+            f"readers before {before}, woke: {started}")
+    idle = wait_until(lambda: stream_status(daemon, token, "sub").get("readers") == 0, 8)
+    encoded = stream_status(daemon, token, "sub").get("frames_encoded")
+    time.sleep(1.5)
+    still = stream_status(daemon, token, "sub").get("frames_encoded")
+    R.check("after the connection died during DESCRIBE, /sub goes idle again: readers 0, no more frames encoded",
+            idle and encoded == still, f"{stream_status(daemon, token, 'sub')}; frames {encoded} -> {still}")
+    ok, detail = patch_stream(daemon, token, "sub", {"fps": STREAMS["sub"]["fps"]})
+    R.check("PATCH stream.sub.fps back: 200", ok, detail)
+
+
 def check_many_readers(port, user, pw):
     """5. Eight readers at once, four per stream, TCP and UDP mixed: all get 60 frames without a gap. One reader
     per stream starts it; the other three join once it plays (see check_simultaneous_start for joining at once)."""
@@ -1167,6 +1222,8 @@ def main():
             return 1
         fds_at_start = daemon.settled_fds()
 
+        check_abandoned_describe(daemon, port, user, pw)  # first: /sub has never been described yet
+        daemon.wait_idle(fds_at_start)
         check_probe(port, user, pw)
         daemon.wait_idle(fds_at_start)
         check_first_frame_keyframe(port, user, pw, "the first reader of an idle stream")
