@@ -53,6 +53,11 @@ EncoderSettings VideoStream::requested_settings() const {
   return requested_;
 }
 
+bool VideoStream::reconfiguring() const {
+  std::lock_guard lock(settings_mutex_);
+  return pending_.has_value();
+}
+
 void VideoStream::reconfigure(const EncoderSettings& settings) {
   std::lock_guard lock(settings_mutex_);
   requested_ = settings;
@@ -83,19 +88,25 @@ StreamStats VideoStream::stats() const {
 }
 
 void VideoStream::apply_pending() {
+  // The request stays pending until it is in place (or refused): reconfiguring() is true until the new generation
+  // counts, so nobody takes the old encoder's output for the new settings' in between.
   std::optional<EncoderSettings> next;
   {
     std::lock_guard lock(settings_mutex_);
-    next.swap(pending_);
-    // A change reverted before we got to it: the running encoder is already right.
-    if (next && *next == settings_) return;
+    if (pending_ && *pending_ == settings_) pending_.reset();  // a change reverted before we got to it
+    next = pending_;
   }
   if (!next) return;
+  auto done = [&] {
+    std::lock_guard lock(settings_mutex_);
+    if (pending_ == next) pending_.reset();  // a newer request waits for the next round
+  };
   std::string err;
   auto encoder = make_(*next, &err);
   if (!encoder || encoder->codec() != codec_) {
     log::error("stream.reconfigure_failed",
                {{"stream", name_}, {"error", encoder ? std::string("the codec cannot change while running") : err}});
+    done();
     return;
   }
   encoder_ = std::move(encoder);
@@ -104,6 +115,8 @@ void VideoStream::apply_pending() {
     std::lock_guard lock(settings_mutex_);
     settings_ = *next;
   }
+  ++generation_;
+  done();
   log::info("stream.reconfigured", {{"stream", name_},
                                     {"width", next->width},
                                     {"height", next->height},
@@ -137,6 +150,7 @@ void VideoStream::run() {
     }
     picture.reset();  // back to the capture's pool
     if (frame.data.empty()) continue;
+    frame.generation = generation_.load();
     frame.encoded_us = std::chrono::duration_cast<std::chrono::microseconds>(
                            std::chrono::steady_clock::now().time_since_epoch())
                            .count();

@@ -57,6 +57,11 @@ class VideoStream final {
   // Applies new settings from the next frame on (the same codec). An encoder that refuses them is logged and the
   // old one keeps running.
   void reconfigure(const EncoderSettings& settings);
+  // Counts the encoder swaps of live changes; every frame carries the generation of the encoder that made it, so
+  // a consumer can tell that what it learnt from earlier frames (H.264 parameter sets) is out of date.
+  [[nodiscard]] std::uint64_t generation() const { return generation_.load(); }
+  // Whether a change asked for has not been applied yet (its generation is still to come).
+  [[nodiscard]] bool reconfiguring() const;
 
   // Readers register so the encoder works only while someone watches. The cursor starts at the cached GOP of a
   // running stream; after an idle spell the ring holds old frames, so it waits for the keyframe requested now.
@@ -84,6 +89,7 @@ class VideoStream final {
   std::atomic<bool> running_{false};
   std::atomic<int> readers_{0};
   std::atomic<bool> keyframe_wanted_{false};
+  std::atomic<std::uint64_t> generation_{0};
   std::atomic<std::uint64_t> fresh_from_{0};  // first ring sequence since the encoder last woke up
   std::mutex on_frame_mutex_;
   std::function<void()> on_frame_;

@@ -80,6 +80,7 @@ struct Fanout {
   H264Packetizer h264;
   JpegPacketizer jpeg;
   std::optional<media::Codec> codec;  // of the latest frame: what DESCRIBE announces
+  std::uint64_t params_generation = 0;  // the stream's encoder generation the H.264 parameter sets come from
   std::string unsendable;             // why the latest frame could not be packetized ("" if it was)
   std::string unsendable_logged;      // the last reason logged
   std::uint64_t unsendable_frames = 0;
@@ -99,10 +100,14 @@ struct Fanout {
         ring(s->ring().capacity()),
         timestamp_offset(random_u32()) {}
 
-  // Whether DESCRIBE can answer: H.264 needs the parameter sets, MJPEG a frame that could be packetized.
+  // Whether DESCRIBE can answer: H.264 needs the parameter sets of the encoder that runs now (a live change may
+  // have swapped it, on an idle stream too, since the last ones were seen), MJPEG a frame that could be packetized.
   [[nodiscard]] bool describable() const {
     if (!codec) return false;
-    if (*codec == media::Codec::h264) return !h264.sps().empty();
+    if (*codec == media::Codec::h264) {
+      // reconfiguring() before generation(): the stream bumps the generation before it clears the request.
+      return !h264.sps().empty() && !stream->reconfiguring() && params_generation == stream->generation();
+    }
     return unsendable.empty() && ring.end() > 0;
   }
 
@@ -152,6 +157,10 @@ struct Fanout {
       const auto ts = timestamp_offset + static_cast<std::uint32_t>(f->capture_us * 9 / 100);
       codec = f->codec;
       if (f->codec == media::Codec::h264) {
+        if (f->generation != params_generation) {
+          h264.forget_parameter_sets();
+          params_generation = f->generation;
+        }
         r.burst = h264.pack(f->data, ts);
       } else if (auto err = jpeg.pack(f->data, ts, r.burst)) {
         // A camera's JPEG that RFC 2435 cannot carry: logged once per distinct reason, not once per frame.

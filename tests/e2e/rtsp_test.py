@@ -927,6 +927,76 @@ def patch_stream(daemon, token, name, values):
     return status == 200 and answer.get("restart_required") == [], f"{status} {short(answer)}"
 
 
+def sps_size(sdp):
+    """(width, height) from the SPS in an SDP's sprop-parameter-sets (H.264 7.3.2.1.1), or None."""
+    import base64
+    m = re.search(r"sprop-parameter-sets=([A-Za-z0-9+/=]+)", sdp)
+    if not m:
+        return None
+    raw = base64.b64decode(m.group(1))
+    rbsp = bytearray()
+    zeros = 0
+    for b in raw[1:]:  # without the NAL header; emulation prevention bytes (00 00 03) out
+        if zeros >= 2 and b == 3:
+            zeros = 0
+            continue
+        zeros = zeros + 1 if b == 0 else 0
+        rbsp.append(b)
+    bits = "".join(f"{b:08b}" for b in rbsp)
+    pos = 0
+
+    def u(n):
+        nonlocal pos
+        pos += n
+        return int(bits[pos - n:pos], 2)
+
+    def ue():
+        nonlocal pos
+        lead = bits.index("1", pos) - pos
+        pos += lead + 1
+        value = int(bits[pos:pos + lead], 2) if lead else 0
+        pos += lead
+        return (1 << lead) - 1 + value
+
+    def se():
+        k = ue()
+        return (k + 1) // 2 if k % 2 else -(k // 2)
+
+    try:
+        profile = u(8)
+        u(16)  # constraint flags, level
+        ue()  # seq_parameter_set_id
+        chroma = 1
+        if profile in (100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135):
+            chroma = ue()
+            if chroma == 3:
+                u(1)
+            ue(), ue(), u(1)  # bit depths, qpprime_y_zero_transform_bypass
+            if u(1):
+                return None  # scaling matrices: x264 sends none
+        ue()  # log2_max_frame_num
+        poc = ue()
+        if poc == 0:
+            ue()
+        elif poc == 1:
+            u(1), se(), se()
+            for _ in range(ue()):
+                se()
+        ue(), u(1)  # max_num_ref_frames, gaps_in_frame_num_allowed
+        width_mbs, height_units = ue() + 1, ue() + 1
+        frame_mbs_only = u(1)
+        if not frame_mbs_only:
+            u(1)
+        u(1)  # direct_8x8_inference
+        crop = (ue(), ue(), ue(), ue()) if u(1) else (0, 0, 0, 0)
+    except (ValueError, IndexError):
+        return None
+    sub_w, sub_h = (2, 2) if chroma == 1 else (2, 1) if chroma == 2 else (1, 1)
+    sub_h *= 2 - frame_mbs_only
+    return (width_mbs * 16 - sub_w * (crop[0] + crop[1]),
+            (2 - frame_mbs_only) * height_units * 16 - sub_h * (crop[2] + crop[3]))
+
+
 def check_abandoned_describe(daemon, port, user, pw):
     """A DESCRIBE that runs an idle stream until its first keyframe, on a connection that dies during the wait,
     leaves the stream idle again: its encoder does not run on for nobody. (Regression: the wait's hold on the
@@ -959,6 +1029,41 @@ def check_abandoned_describe(daemon, port, user, pw):
             idle and encoded == still, f"{stream_status(daemon, token, 'sub')}; frames {encoded} -> {still}")
     ok, detail = patch_stream(daemon, token, "sub", {"fps": STREAMS["sub"]["fps"]})
     R.check("PATCH stream.sub.fps back: 200", ok, detail)
+
+
+def check_describe_after_resize(daemon, port, user, pw):
+    """DESCRIBE of an idle stream after a live size change announces the new size: the parameter sets in the SDP
+    are the new encoder's, not those cached from before the change."""
+    token = api_token(daemon, user, pw)
+    size = (STREAMS["sub"]["width"], STREAMS["sub"]["height"])
+
+    def describe():
+        c = RtspClient(port, user, pw)
+        try:
+            status, _, sdp = c.request("DESCRIBE", c.url("sub"), ["Accept: application/sdp"])
+        except (OSError, RtspError) as e:
+            return f"({e})", None
+        finally:
+            c.close()
+        return status, sps_size(sdp)
+
+    first = describe()
+    R.check(f"DESCRIBE /sub: the SDP's SPS says {size[0]}x{size[1]}", first == (200, size), str(first))
+    wait_until(lambda: stream_status(daemon, token, "sub").get("readers") == 0, 5)
+    ok, detail = patch_stream(daemon, token, "sub", {"width": 480, "height": 270})
+    R.check("PATCH stream.sub to 480x270 while nobody watches it: 200, applied live", ok, detail)
+    second = describe()
+    R.check("the next DESCRIBE /sub announces 480x270 in sprop-parameter-sets", second == (200, (480, 270)),
+            str(second))
+    rc, data, err = ffprobe(rtsp_url(port, "sub", user, pw), "tcp", "-select_streams", "v:0", "-show_entries",
+                            "stream=width,height")
+    st = (data.get("streams") or [{}])[0] if isinstance(data, dict) else {}
+    R.check("ffprobe sees /sub at 480x270", (st.get("width"), st.get("height")) == (480, 270), f"{st} {short(err)}")
+    ok, detail = patch_stream(daemon, token, "sub", {"width": size[0], "height": size[1]})
+    wait_until(lambda: stream_status(daemon, token, "sub").get("readers") == 0, 5)
+    third = describe()
+    R.check(f"changed back: 200, and DESCRIBE /sub announces {size[0]}x{size[1]} again", ok and third == (200, size),
+            f"{detail}; {third}")
 
 
 def check_many_readers(port, user, pw):
@@ -1223,6 +1328,7 @@ def main():
         fds_at_start = daemon.settled_fds()
 
         check_abandoned_describe(daemon, port, user, pw)  # first: /sub has never been described yet
+        check_describe_after_resize(daemon, port, user, pw)
         daemon.wait_idle(fds_at_start)
         check_probe(port, user, pw)
         daemon.wait_idle(fds_at_start)
