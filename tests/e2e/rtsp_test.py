@@ -843,13 +843,18 @@ def https(port, method, path, body=None, token=None):
         c.close()
 
 
+def api_token(daemon, user, pw):
+    """A REST API session token for user/pw (None if the login fails)."""
+    status, _, body = https(daemon.https_port, "POST", "/api/v1/session", {"username": user, "password": pw})
+    return json.loads(body or b"{}").get("token") if status in (200, 201) else None
+
+
 def check_snapshot(daemon, port, user, pw):
     """GET /api/v1/snapshot: a JPEG of the newest picture at the capture size, with the burned-in counter, taken
     while a reader plays /main at full rate; auth required."""
     status, _, _ = https(daemon.https_port, "GET", "/api/v1/snapshot")
     R.check("GET /api/v1/snapshot without credentials: 401", status == 401, str(status))
-    status, _, body = https(daemon.https_port, "POST", "/api/v1/session", {"username": user, "password": pw})
-    token = json.loads(body or b"{}").get("token") if status in (200, 201) else None
+    token = api_token(daemon, user, pw)
     reader = ffmpeg_reader("ffmpeg during snapshots", rtsp_url(port, "main", user, pw), "tcp", "main", 60)
     wait_until(lambda: reader.counters or reader.proc.poll() is not None, 10)
     shots = []
@@ -877,8 +882,7 @@ def check_snapshot(daemon, port, user, pw):
 def check_live_reconfigure(daemon, port, user, pw):
     """Changing /sub's size and bitrate through the REST API applies live to /sub only: no restart asked, /sub comes
     out at the new size, and a reader of /main decodes through the change without a gap."""
-    status, _, body = https(daemon.https_port, "POST", "/api/v1/session", {"username": user, "password": pw})
-    token = json.loads(body or b"{}").get("token") if status in (200, 201) else None
+    token = api_token(daemon, user, pw)
     main_reader = ffmpeg_reader("ffmpeg main during the change", rtsp_url(port, "main", user, pw), "tcp", "main", 80)
     wait_until(lambda: len(main_reader.counters) >= 10 or main_reader.proc.poll() is not None, 10)
     status, _, body = https(daemon.https_port, "PATCH", "/api/v1/config",
@@ -904,11 +908,6 @@ def check_live_reconfigure(daemon, port, user, pw):
     status, _, _ = https(daemon.https_port, "PATCH", "/api/v1/config",
                          {"stream": {"sub": {k: STREAMS["sub"][k] for k in ("width", "height")}}}, token=token)
     R.check("changing /sub back: 200", status == 200, str(status))
-
-
-def api_token(daemon, user, pw):
-    status, _, body = https(daemon.https_port, "POST", "/api/v1/session", {"username": user, "password": pw})
-    return json.loads(body or b"{}").get("token") if status in (200, 201) else None
 
 
 def stream_status(daemon, token, name):
