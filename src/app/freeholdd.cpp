@@ -374,7 +374,9 @@ class Daemon final {
                          {"frames_encoded", st.frames_encoded},
                          {"bytes_encoded", st.bytes_encoded},
                          {"frames_skipped_idle", st.frames_skipped_idle},
-                         {"frames_lost_busy", st.frames_lost_busy}});
+                         {"frames_lost_busy", st.frames_lost_busy},
+                         {"frames_dropped_resize", st.frames_dropped_resize},
+                         {"encode_failures", st.encode_failures}});
     }
     nlohmann::json rtsp = nullptr;
     if (rtsp_) {

@@ -6,9 +6,9 @@ extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavcodec/bsf.h>
 #include <libavformat/avformat.h>
-#include <libavutil/error.h>
 }
 
+#include "hal/libav_error.hpp"
 #include "hal/source.hpp"
 
 namespace freehold::hal {
@@ -17,12 +17,6 @@ namespace {
 // A file's access units are bounded like a camera's: nothing sane is bigger, and a corrupt length must not make
 // us allocate gigabytes.
 constexpr int kMaxAccessUnit = 8 << 20;
-
-std::string av_error(int code) {
-  char buf[AV_ERROR_MAX_STRING_SIZE] = {};
-  av_strerror(code, buf, sizeof buf);
-  return buf;
-}
 
 struct FormatCloser {
   void operator()(AVFormatContext* c) const { avformat_close_input(&c); }

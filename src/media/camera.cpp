@@ -74,11 +74,6 @@ EncoderFactory factory_for(const Config& c, const std::string& name) {
   };
 }
 
-bool same(const EncoderSettings& a, const EncoderSettings& b) {
-  return a.width == b.width && a.height == b.height && a.fps == b.fps && a.bitrate_kbps == b.bitrate_kbps &&
-         a.constant_bitrate == b.constant_bitrate && a.gop == b.gop;
-}
-
 }  // namespace
 
 EncoderSettings profile_settings(const Config& c, const std::string& name) {
@@ -162,7 +157,9 @@ void Camera::apply(const Config& c) {
   if (capture_->format() != hal::PixelFormat::i420) return;  // passthrough follows the source, not the settings
   for (auto& s : streams_) {
     const EncoderSettings next = profile_settings(c, s->name());
-    if (!same(next, s->settings())) s->reconfigure(next);
+    // Against what was last asked for, not what runs: a change and its revert before the stream thread applied
+    // the first must end at the revert.
+    if (next != s->requested_settings()) s->reconfigure(next);
   }
 }
 

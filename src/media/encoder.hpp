@@ -20,6 +20,7 @@ struct EncoderSettings {
   bool constant_bitrate = false;  // CBR caps the rate at the target; VBR lets scenes take up to twice as much
   int gop = 50;                   // frames between keyframes
   int jpeg_quality = 80;          // MJPEG: libjpeg's 1-100 scale (the bitrate and GOP do not apply)
+  bool operator==(const EncoderSettings&) const = default;
 };
 
 class Encoder {

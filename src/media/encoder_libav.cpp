@@ -3,20 +3,16 @@
 
 extern "C" {
 #include <libavcodec/avcodec.h>
-#include <libavutil/error.h>
 #include <libavutil/opt.h>
 }
 
+#include "hal/libav_error.hpp"
 #include "media/encoder.hpp"
 
 namespace freehold::media {
 namespace {
 
-std::string av_error(int code) {
-  char buf[AV_ERROR_MAX_STRING_SIZE] = {};
-  av_strerror(code, buf, sizeof buf);
-  return buf;
-}
+using hal::av_error;
 
 // An H.264 encoder of libavcodec, by name: the V4L2 memory-to-memory hardware encoder (h264_v4l2m2m) of SoCs, or any
 // other (libx264 through libavcodec, which is how the tests exercise this path on a machine without the hardware).

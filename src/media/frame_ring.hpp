@@ -25,6 +25,7 @@ struct EncodedFrame {
   std::int64_t capture_us = 0;     // capture time, monotonic clock (drives RTP timestamps)
   std::int64_t encoded_us = 0;     // when it left the encoder, monotonic clock (send latency)
   std::uint64_t sequence = 0;      // assigned by the ring: 0, 1, 2, ...
+  std::uint64_t generation = 0;    // which encoder of its stream made it: VideoStream::generation() then
 };
 
 using FramePtr = std::shared_ptr<const EncodedFrame>;

@@ -21,6 +21,7 @@ VideoStream::VideoStream(std::string name, std::shared_ptr<Feed> feed, EncoderFa
   codec_ = encoder_->codec();
   idles_ = encoder_->idles();
   settings_ = settings;
+  requested_ = settings;
   feed_->want(wants_for(settings, encoder_->passthrough()));
   feed_->set_active(!idles_);
 }
@@ -47,8 +48,19 @@ EncoderSettings VideoStream::settings() const {
   return settings_;
 }
 
+EncoderSettings VideoStream::requested_settings() const {
+  std::lock_guard lock(settings_mutex_);
+  return requested_;
+}
+
+bool VideoStream::reconfiguring() const {
+  std::lock_guard lock(settings_mutex_);
+  return pending_.has_value();
+}
+
 void VideoStream::reconfigure(const EncoderSettings& settings) {
   std::lock_guard lock(settings_mutex_);
+  requested_ = settings;
   pending_ = settings;
 }
 
@@ -71,20 +83,30 @@ void VideoStream::remove_reader() {
   if (readers_.fetch_sub(1) == 1 && idles_) feed_->set_active(false);
 }
 
-StreamStats VideoStream::stats() const { return {frames_.load(), bytes_.load(), skipped_.load(), feed_->lost()}; }
+StreamStats VideoStream::stats() const {
+  return {frames_.load(), bytes_.load(), skipped_.load(), feed_->lost(), resized_away_.load(), failures_.load()};
+}
 
 void VideoStream::apply_pending() {
+  // The request stays pending until it is in place (or refused): reconfiguring() is true until the new generation
+  // counts, so nobody takes the old encoder's output for the new settings' in between.
   std::optional<EncoderSettings> next;
   {
     std::lock_guard lock(settings_mutex_);
-    next.swap(pending_);
+    if (pending_ && *pending_ == settings_) pending_.reset();  // a change reverted before we got to it
+    next = pending_;
   }
   if (!next) return;
+  auto done = [&] {
+    std::lock_guard lock(settings_mutex_);
+    if (pending_ == next) pending_.reset();  // a newer request waits for the next round
+  };
   std::string err;
   auto encoder = make_(*next, &err);
   if (!encoder || encoder->codec() != codec_) {
     log::error("stream.reconfigure_failed",
                {{"stream", name_}, {"error", encoder ? std::string("the codec cannot change while running") : err}});
+    done();
     return;
   }
   encoder_ = std::move(encoder);
@@ -93,6 +115,8 @@ void VideoStream::apply_pending() {
     std::lock_guard lock(settings_mutex_);
     settings_ = *next;
   }
+  ++generation_;
+  done();
   log::info("stream.reconfigured", {{"stream", name_},
                                     {"width", next->width},
                                     {"height", next->height},
@@ -110,14 +134,23 @@ void VideoStream::run() {
       ++skipped_;
       continue;
     }
+    // After a resize the feed may still hold pictures scaled for the old size (its queue, and one the capture
+    // thread was scaling as the wishes changed): the new encoder would refuse them. settings_ is written on this
+    // thread only, so reading it here needs no lock.
+    if (!encoder_->passthrough() && (picture->width != settings_.width || picture->height != settings_.height)) {
+      ++resized_away_;
+      continue;
+    }
     if (keyframe_wanted_.exchange(false)) encoder_->request_keyframe();
     EncodedFrame frame;
     if (auto err = encoder_->encode(*picture, frame)) {
+      ++failures_;
       log::error("stream.encode_failed", {{"stream", name_}, {"error", *err}});
       continue;
     }
     picture.reset();  // back to the capture's pool
     if (frame.data.empty()) continue;
+    frame.generation = generation_.load();
     frame.encoded_us = std::chrono::duration_cast<std::chrono::microseconds>(
                            std::chrono::steady_clock::now().time_since_epoch())
                            .count();

@@ -25,6 +25,8 @@ struct StreamStats {
   std::uint64_t bytes_encoded = 0;
   std::uint64_t frames_skipped_idle = 0;  // captured while nobody was reading
   std::uint64_t frames_lost_busy = 0;     // captured while the encoder was too far behind
+  std::uint64_t frames_dropped_resize = 0;  // queued at the old size when the size changed
+  std::uint64_t encode_failures = 0;        // pictures the encoder refused (logged as stream.encode_failed)
 };
 
 class VideoStream final {
@@ -44,7 +46,9 @@ class VideoStream final {
 
   [[nodiscard]] FrameRing& ring() { return ring_; }
   [[nodiscard]] const std::string& name() const { return name_; }
-  [[nodiscard]] EncoderSettings settings() const;
+  [[nodiscard]] EncoderSettings settings() const;  // those of the running encoder
+  // The settings last asked for: the constructor's or the latest reconfigure()'s, applied or not yet.
+  [[nodiscard]] EncoderSettings requested_settings() const;
   [[nodiscard]] int width() const { return settings().width; }
   [[nodiscard]] int height() const { return settings().height; }
   [[nodiscard]] int fps() const { return settings().fps; }
@@ -53,6 +57,11 @@ class VideoStream final {
   // Applies new settings from the next frame on (the same codec). An encoder that refuses them is logged and the
   // old one keeps running.
   void reconfigure(const EncoderSettings& settings);
+  // Counts the encoder swaps of live changes; every frame carries the generation of the encoder that made it, so
+  // a consumer can tell that what it learnt from earlier frames (H.264 parameter sets) is out of date.
+  [[nodiscard]] std::uint64_t generation() const { return generation_.load(); }
+  // Whether a change asked for has not been applied yet (its generation is still to come).
+  [[nodiscard]] bool reconfiguring() const;
 
   // Readers register so the encoder works only while someone watches. The cursor starts at the cached GOP of a
   // running stream; after an idle spell the ring holds old frames, so it waits for the keyframe requested now.
@@ -75,16 +84,18 @@ class VideoStream final {
   bool idles_;
   mutable std::mutex settings_mutex_;
   EncoderSettings settings_;
+  EncoderSettings requested_;
   std::optional<EncoderSettings> pending_;
   FrameRing ring_;
   std::thread thread_;
   std::atomic<bool> running_{false};
   std::atomic<int> readers_{0};
   std::atomic<bool> keyframe_wanted_{false};
+  std::atomic<std::uint64_t> generation_{0};
   std::atomic<std::uint64_t> fresh_from_{0};  // first ring sequence since the encoder last woke up
   std::mutex on_frame_mutex_;
   std::function<void()> on_frame_;
-  std::atomic<std::uint64_t> frames_{0}, bytes_{0}, skipped_{0};
+  std::atomic<std::uint64_t> frames_{0}, bytes_{0}, skipped_{0}, resized_away_{0}, failures_{0};
 };
 
 }  // namespace freehold::media

@@ -31,17 +31,33 @@ std::optional<std::string> listen(tcp::acceptor& acc, const std::string& address
   return "cannot listen on [" + address + "]:" + std::to_string(port) + ": " + ec.message();
 }
 
+ConnectionLimit::ConnectionLimit(std::size_t max) : state_(std::make_shared<State>(State{max, 0})) {}
+
+std::optional<ConnectionSlot> ConnectionLimit::take() const {
+  if (state_->open >= state_->max) return std::nullopt;
+  return ConnectionSlot(state_);
+}
+
+ConnectionSlot::ConnectionSlot(std::shared_ptr<ConnectionLimit::State> state) : state_(std::move(state)) {
+  ++state_->open;
+}
+
+ConnectionSlot::~ConnectionSlot() {
+  if (state_) --state_->open;
+}
+
 asio::awaitable<void> accept_loop(tcp::acceptor& acc, AcceptPolicy policy) {
   const std::string refused = policy.name + ".connection_refused";
   const std::string failed = policy.name + ".accept_failed";
   auto take = [&](tcp::socket socket) {
-    if (policy.open() >= policy.limit) {
-      log::warn(refused, {{"reason", "connection limit"}, {"limit", policy.limit}});
+    auto slot = policy.limit.take();
+    if (!slot) {
+      log::warn(refused, {{"reason", "connection limit"}, {"limit", policy.limit.max()}});
       return;  // the socket closes as it goes out of scope
     }
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    policy.serve(std::move(socket));
+    policy.serve(std::move(socket), std::move(*slot));
   };
   boost::system::error_code nb;
   acc.non_blocking(true, nb);

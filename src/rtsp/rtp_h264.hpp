@@ -36,6 +36,11 @@ class H264Packetizer final {
   // The latest parameter sets, for the SDP's sprop-parameter-sets.
   [[nodiscard]] const std::vector<std::uint8_t>& sps() const { return sps_; }
   [[nodiscard]] const std::vector<std::uint8_t>& pps() const { return pps_; }
+  // Drops them, when the encoder changed: the next IDR brings its own, and nothing older is put in front of it.
+  void forget_parameter_sets() {
+    sps_.clear();
+    pps_.clear();
+  }
 
  private:
   RtpHeaderWriter rtp_;

@@ -81,6 +81,7 @@ struct Fanout {
   H264Packetizer h264;
   JpegPacketizer jpeg;
   std::optional<media::Codec> codec;  // of the latest frame: what DESCRIBE announces
+  std::uint64_t params_generation = 0;  // the stream's encoder generation the H.264 parameter sets come from
   std::string unsendable;             // why the latest frame could not be packetized ("" if it was)
   std::string unsendable_logged;      // the last reason logged
   std::uint64_t unsendable_frames = 0;
@@ -100,10 +101,14 @@ struct Fanout {
         ring(s->ring().capacity()),
         timestamp_offset(random_u32()) {}
 
-  // Whether DESCRIBE can answer: H.264 needs the parameter sets, MJPEG a frame that could be packetized.
+  // Whether DESCRIBE can answer: H.264 needs the parameter sets of the encoder that runs now (a live change may
+  // have swapped it, on an idle stream too, since the last ones were seen), MJPEG a frame that could be packetized.
   [[nodiscard]] bool describable() const {
     if (!codec) return false;
-    if (*codec == media::Codec::h264) return !h264.sps().empty();
+    if (*codec == media::Codec::h264) {
+      // reconfiguring() before generation(): the stream bumps the generation before it clears the request.
+      return !h264.sps().empty() && !stream->reconfiguring() && params_generation == stream->generation();
+    }
     return unsendable.empty() && ring.end() > 0;
   }
 
@@ -115,6 +120,18 @@ struct Fanout {
   void release() {
     if (--users == 0) stream->remove_reader();
   }
+  // One acquire() for the life of a scope, released however the scope ends: a co_await in it throws when the
+  // connection's other half ends and cancels it.
+  class Use final {
+   public:
+    explicit Use(Fanout& f) : fan_(f) { fan_.acquire(); }
+    ~Use() { fan_.release(); }
+    Use(const Use&) = delete;
+    Use& operator=(const Use&) = delete;
+
+   private:
+    Fanout& fan_;
+  };
   // A new session's cursor: the cached GOP of the running stream, but never a frame from before the encoder's
   // latest restart (then it waits for the keyframe requested at the restart).
   [[nodiscard]] media::RingCursor join() const {
@@ -141,6 +158,10 @@ struct Fanout {
       const auto ts = timestamp_offset + static_cast<std::uint32_t>(f->capture_us * 9 / 100);
       codec = f->codec;
       if (f->codec == media::Codec::h264) {
+        if (f->generation != params_generation) {
+          h264.forget_parameter_sets();
+          params_generation = f->generation;
+        }
         r.burst = h264.pack(f->data, ts);
       } else if (auto err = jpeg.pack(f->data, ts, r.burst)) {
         // A camera's JPEG that RFC 2435 cannot carry: logged once per distinct reason, not once per frame.
@@ -230,6 +251,7 @@ struct Server::Impl {
   std::optional<tcp::acceptor> acceptor;
   std::optional<tcp::acceptor> tls_acceptor;
   std::list<Connection*> connections;
+  net::ConnectionLimit limit;  // both listeners share it
   std::uint16_t next_udp_port;
   std::uint64_t session_serial = 0;
   ServerStats totals;
@@ -249,6 +271,7 @@ struct Server::Impl {
         options(std::move(o)),
         digest("Freehold", crypto::random_bytes(32)),
         legacy(d.accounts, d.lockout, d.audit),
+        limit(options.max_sessions),
         next_udp_port(static_cast<std::uint16_t>(options.udp_port_first & ~1u)) {
     for (auto* s : streams) fanouts.push_back(std::make_unique<Fanout>(s));
   }
@@ -340,15 +363,16 @@ struct Server::Impl {
   }
 
   // Runs the stream until DESCRIBE can answer (the codec and, for H.264, the parameter sets are known), 3 s at most.
+  // The wait ends early, with an exception, when the connection ends (its writer failed, the peer is gone); the
+  // stream must then go idle again all the same.
   awaitable<bool> wait_until_describable(Fanout& fan) {
     if (fan.describable()) co_return true;
-    fan.acquire();
+    const Fanout::Use running(fan);
     asio::steady_timer t(io);
     for (int i = 0; i < 150 && !fan.describable() && !stopping; ++i) {
       t.expires_after(std::chrono::milliseconds(20));
       co_await t.async_wait(tuple_awaitable);
     }
-    fan.release();
     co_return fan.describable();
   }
 
@@ -589,7 +613,9 @@ struct Server::Impl {
   bool take_batch(Connection& c, Session& s) {
     Batch& b = c.batch;
     b.frames.clear();
-    const auto max_lag = static_cast<std::size_t>(2 * s.fanout->stream->fps());  // two seconds
+    // Two seconds of frames, and never less than one batch: a stream of unknown rate (fps 0: a passthrough source
+    // that does not say) would otherwise put every reader "too far behind" at once, and it would get keyframes only.
+    const auto max_lag = std::max(static_cast<std::size_t>(2 * std::max(s.fanout->stream->fps(), 0)), kBatchFrames);
     const auto dropped_before = s.cursor.dropped;
     s.fanout->ring.read(s.cursor, b.frames, max_lag, kBatchFrames);
     if (s.cursor.dropped != dropped_before) {
@@ -762,7 +788,9 @@ struct Server::Impl {
     co_return !ec;
   }
 
-  awaitable<void> connection(tcp::socket socket, bool secure) {
+  // `slot` holds the connection's place under the session limit until it ends.
+  awaitable<void> connection(tcp::socket socket, bool secure,
+                             [[maybe_unused]] net::ConnectionSlot slot) {
     boost::system::error_code ec;
     std::string remote = socket.remote_endpoint(ec).address().to_string();
     if (remote.starts_with("::ffff:")) remote = remote.substr(7);
@@ -814,10 +842,10 @@ std::optional<std::string> Server::start() {
       slot.reset();
       return std::string(name) + ": " + *e;
     }
-    net::AcceptPolicy p{name, [impl] { return impl->connections.size(); }, impl->options.max_sessions,
-                        [impl] { return impl->stopping; },
-                        [impl, secure](tcp::socket s) {
-                          asio::co_spawn(impl->io, impl->connection(std::move(s), secure), net::log_failure("rtsp"));
+    net::AcceptPolicy p{name, impl->limit, [impl] { return impl->stopping; },
+                        [impl, secure](tcp::socket s, net::ConnectionSlot place) {
+                          asio::co_spawn(impl->io, impl->connection(std::move(s), secure, std::move(place)),
+                                         net::log_failure("rtsp"));
                         }};
     asio::co_spawn(impl->io, net::accept_loop(acc, std::move(p)), asio::detached);
     return std::nullopt;

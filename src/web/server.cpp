@@ -129,10 +129,11 @@ struct Server::Impl {
     bool plain_http;
   };
   std::vector<Mount> mounts;
+  net::ConnectionLimit limit;                 // both listeners share it
   bool stopping = false;
 
   Impl(asio::io_context& i, asio::ssl::context& t, Api& a, ServerOptions o)
-      : io(i), tls(t), api(a), options(std::move(o)) {}
+      : io(i), tls(t), api(a), options(std::move(o)), limit(options.max_connections) {}
 
   std::optional<std::string> open(std::optional<tcp::acceptor>& acc, std::uint16_t port) {
     acc.emplace(io);
@@ -144,10 +145,10 @@ struct Server::Impl {
   }
 
   void accept(tcp::acceptor& acc, bool use_tls) {
-    net::AcceptPolicy p{"http", [this] { return closers.size(); }, options.max_connections,
-                        [this] { return stopping; },
-                        [this, use_tls](tcp::socket s) {
-                          asio::co_spawn(io, connection(std::move(s), use_tls), net::log_failure("http"));
+    net::AcceptPolicy p{"http", limit, [this] { return stopping; },
+                        [this, use_tls](tcp::socket s, net::ConnectionSlot slot) {
+                          asio::co_spawn(io, connection(std::move(s), use_tls, std::move(slot)),
+                                         net::log_failure("http"));
                         }};
     asio::co_spawn(io, net::accept_loop(acc, std::move(p)), asio::detached);
   }
@@ -177,7 +178,9 @@ struct Server::Impl {
     co_return Response::error(404, "https_required", "this is served over HTTPS only");
   }
 
-  awaitable<void> connection(tcp::socket socket, bool use_tls) {
+  // `slot` holds the connection's place under the limit until it ends.
+  awaitable<void> connection(tcp::socket socket, bool use_tls,
+                             [[maybe_unused]] net::ConnectionSlot slot) {
     Peer remote{address_of(socket, true), address_of(socket, false)};
     if (use_tls) {
       asio::ssl::stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), tls);

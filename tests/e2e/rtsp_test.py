@@ -676,13 +676,18 @@ def https(port, method, path, body=None, token=None):
         c.close()
 
 
+def api_token(daemon, user, pw):
+    """A REST API session token for user/pw (None if the login fails)."""
+    status, _, body = https(daemon.https_port, "POST", "/api/v1/session", {"username": user, "password": pw})
+    return json.loads(body or b"{}").get("token") if status in (200, 201) else None
+
+
 def check_snapshot(daemon, port, user, pw):
     """GET /api/v1/snapshot: a JPEG of the newest picture at the capture size, with the burned-in counter, taken
     while a reader plays /main at full rate; auth required."""
     status, _, _ = https(daemon.https_port, "GET", "/api/v1/snapshot")
     R.check("GET /api/v1/snapshot without credentials: 401", status == 401, str(status))
-    status, _, body = https(daemon.https_port, "POST", "/api/v1/session", {"username": user, "password": pw})
-    token = json.loads(body or b"{}").get("token") if status in (200, 201) else None
+    token = api_token(daemon, user, pw)
     reader = ffmpeg_reader("ffmpeg during snapshots", rtsp_url(port, "main", user, pw), "tcp", "main", 60)
     wait_until(lambda: reader.counters or reader.proc.poll() is not None, 10)
     shots = []
@@ -710,8 +715,7 @@ def check_snapshot(daemon, port, user, pw):
 def check_live_reconfigure(daemon, port, user, pw):
     """Changing /sub's size and bitrate through the REST API applies live to /sub only: no restart asked, /sub comes
     out at the new size, and a reader of /main decodes through the change without a gap."""
-    status, _, body = https(daemon.https_port, "POST", "/api/v1/session", {"username": user, "password": pw})
-    token = json.loads(body or b"{}").get("token") if status in (200, 201) else None
+    token = api_token(daemon, user, pw)
     main_reader = ffmpeg_reader("ffmpeg main during the change", rtsp_url(port, "main", user, pw), "tcp", "main", 80)
     wait_until(lambda: len(main_reader.counters) >= 10 or main_reader.proc.poll() is not None, 10)
     status, _, body = https(daemon.https_port, "PATCH", "/api/v1/config",
@@ -737,6 +741,161 @@ def check_live_reconfigure(daemon, port, user, pw):
     status, _, _ = https(daemon.https_port, "PATCH", "/api/v1/config",
                          {"stream": {"sub": {k: STREAMS["sub"][k] for k in ("width", "height")}}}, token=token)
     R.check("changing /sub back: 200", status == 200, str(status))
+
+
+def stream_status(daemon, token, name):
+    """The entry of stream `name` in GET /api/v1/streams ({} if the request fails)."""
+    try:
+        status, _, body = https(daemon.https_port, "GET", "/api/v1/streams", token=token)
+    except OSError:
+        return {}
+    streams = json.loads(body or b"{}").get("streams", []) if status == 200 else []
+    return next((s for s in streams if s.get("name") == name), {})
+
+
+def patch_stream(daemon, token, name, values):
+    status, _, body = https(daemon.https_port, "PATCH", "/api/v1/config", {"stream": {name: values}}, token=token)
+    answer = json.loads(body or b"{}") if body else {}
+    return status == 200 and answer.get("restart_required") == [], f"{status} {short(answer)}"
+
+
+def sps_size(sdp):
+    """(width, height) from the SPS in an SDP's sprop-parameter-sets (H.264 7.3.2.1.1), or None."""
+    import base64
+    m = re.search(r"sprop-parameter-sets=([A-Za-z0-9+/=]+)", sdp)
+    if not m:
+        return None
+    raw = base64.b64decode(m.group(1))
+    rbsp = bytearray()
+    zeros = 0
+    for b in raw[1:]:  # without the NAL header; emulation prevention bytes (00 00 03) out
+        if zeros >= 2 and b == 3:
+            zeros = 0
+            continue
+        zeros = zeros + 1 if b == 0 else 0
+        rbsp.append(b)
+    bits = "".join(f"{b:08b}" for b in rbsp)
+    pos = 0
+
+    def u(n):
+        nonlocal pos
+        pos += n
+        return int(bits[pos - n:pos], 2)
+
+    def ue():
+        nonlocal pos
+        lead = bits.index("1", pos) - pos
+        pos += lead + 1
+        value = int(bits[pos:pos + lead], 2) if lead else 0
+        pos += lead
+        return (1 << lead) - 1 + value
+
+    def se():
+        k = ue()
+        return (k + 1) // 2 if k % 2 else -(k // 2)
+
+    try:
+        profile = u(8)
+        u(16)  # constraint flags, level
+        ue()  # seq_parameter_set_id
+        chroma = 1
+        if profile in (100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135):
+            chroma = ue()
+            if chroma == 3:
+                u(1)
+            ue(), ue(), u(1)  # bit depths, qpprime_y_zero_transform_bypass
+            if u(1):
+                return None  # scaling matrices: x264 sends none
+        ue()  # log2_max_frame_num
+        poc = ue()
+        if poc == 0:
+            ue()
+        elif poc == 1:
+            u(1), se(), se()
+            for _ in range(ue()):
+                se()
+        ue(), u(1)  # max_num_ref_frames, gaps_in_frame_num_allowed
+        width_mbs, height_units = ue() + 1, ue() + 1
+        frame_mbs_only = u(1)
+        if not frame_mbs_only:
+            u(1)
+        u(1)  # direct_8x8_inference
+        crop = (ue(), ue(), ue(), ue()) if u(1) else (0, 0, 0, 0)
+    except (ValueError, IndexError):
+        return None
+    sub_w, sub_h = (2, 2) if chroma == 1 else (2, 1) if chroma == 2 else (1, 1)
+    sub_h *= 2 - frame_mbs_only
+    return (width_mbs * 16 - sub_w * (crop[0] + crop[1]),
+            (2 - frame_mbs_only) * height_units * 16 - sub_h * (crop[2] + crop[3]))
+
+
+def check_abandoned_describe(daemon, port, user, pw):
+    """A DESCRIBE that runs an idle stream until its first keyframe, on a connection that dies during the wait,
+    leaves the stream idle again: its encoder does not run on for nobody. (Regression: the wait's hold on the
+    encoder was released only when the wait ran to its end, not when the connection's end cancelled it.)"""
+    token = api_token(daemon, user, pw)
+    # /sub at 1 fps: its first picture after a wake-up takes up to a second, the wait stays open that long.
+    ok, detail = patch_stream(daemon, token, "sub", {"fps": 1})
+    R.check("PATCH stream.sub.fps = 1 (idle stream): 200, applied live", ok, detail)
+    c = RtspClient(port, user, pw)
+    try:
+        steps = c.play("main", "tcp")
+        if not R.check("a raw client plays /main over TCP on the connection that will DESCRIBE /sub",
+                       [s for _, s in steps] == [200] * 4, short(steps)):
+            return
+        before = stream_status(daemon, token, "sub").get("readers")
+        url = c.url("sub")
+        c.cseq += 1
+        c.send_raw((f"DESCRIBE {url} RTSP/1.0\r\nCSeq: {c.cseq}\r\nAccept: application/sdp\r\n"
+                    f"Authorization: {c.authorization('DESCRIBE', url)}\r\n\r\n").encode())
+        started = wait_until(lambda: stream_status(daemon, token, "sub").get("readers") == 1, 1, step=0.02)
+    finally:
+        c.close()  # the daemon's next /main frame meets a closed socket: its writer fails, the DESCRIBE is cancelled
+    R.check("the DESCRIBE wakes idle /sub (readers 0 -> 1 in GET /api/v1/streams)", before == 0 and started,
+            f"readers before {before}, woke: {started}")
+    idle = wait_until(lambda: stream_status(daemon, token, "sub").get("readers") == 0, 8)
+    encoded = stream_status(daemon, token, "sub").get("frames_encoded")
+    time.sleep(1.5)
+    still = stream_status(daemon, token, "sub").get("frames_encoded")
+    R.check("after the connection died during DESCRIBE, /sub goes idle again: readers 0, no more frames encoded",
+            idle and encoded == still, f"{stream_status(daemon, token, 'sub')}; frames {encoded} -> {still}")
+    ok, detail = patch_stream(daemon, token, "sub", {"fps": STREAMS["sub"]["fps"]})
+    R.check("PATCH stream.sub.fps back: 200", ok, detail)
+
+
+def check_describe_after_resize(daemon, port, user, pw):
+    """DESCRIBE of an idle stream after a live size change announces the new size: the parameter sets in the SDP
+    are the new encoder's, not those cached from before the change."""
+    token = api_token(daemon, user, pw)
+    size = (STREAMS["sub"]["width"], STREAMS["sub"]["height"])
+
+    def describe():
+        c = RtspClient(port, user, pw)
+        try:
+            status, _, sdp = c.request("DESCRIBE", c.url("sub"), ["Accept: application/sdp"])
+        except (OSError, RtspError) as e:
+            return f"({e})", None
+        finally:
+            c.close()
+        return status, sps_size(sdp)
+
+    first = describe()
+    R.check(f"DESCRIBE /sub: the SDP's SPS says {size[0]}x{size[1]}", first == (200, size), str(first))
+    wait_until(lambda: stream_status(daemon, token, "sub").get("readers") == 0, 5)
+    ok, detail = patch_stream(daemon, token, "sub", {"width": 480, "height": 270})
+    R.check("PATCH stream.sub to 480x270 while nobody watches it: 200, applied live", ok, detail)
+    second = describe()
+    R.check("the next DESCRIBE /sub announces 480x270 in sprop-parameter-sets", second == (200, (480, 270)),
+            str(second))
+    rc, data, err = ffprobe(rtsp_url(port, "sub", user, pw), "tcp", "-select_streams", "v:0", "-show_entries",
+                            "stream=width,height")
+    st = (data.get("streams") or [{}])[0] if isinstance(data, dict) else {}
+    R.check("ffprobe sees /sub at 480x270", (st.get("width"), st.get("height")) == (480, 270), f"{st} {short(err)}")
+    ok, detail = patch_stream(daemon, token, "sub", {"width": size[0], "height": size[1]})
+    wait_until(lambda: stream_status(daemon, token, "sub").get("readers") == 0, 5)
+    third = describe()
+    R.check(f"changed back: 200, and DESCRIBE /sub announces {size[0]}x{size[1]} again", ok and third == (200, size),
+            f"{detail}; {third}")
 
 
 def check_many_readers(port, user, pw):
@@ -1000,6 +1159,9 @@ def main():
             return 1
         fds_at_start = daemon.settled_fds()
 
+        check_abandoned_describe(daemon, port, user, pw)  # first: /sub has never been described yet
+        check_describe_after_resize(daemon, port, user, pw)
+        daemon.wait_idle(fds_at_start)
         check_probe(port, user, pw)
         daemon.wait_idle(fds_at_start)
         check_first_frame_keyframe(port, user, pw, "the first reader of an idle stream")

@@ -78,6 +78,21 @@ TEST(H264Packetizer, ParameterSetsGoBeforeEveryIdr) {
   EXPECT_EQ(b3.packet(2)[1] & 0x80, 0x80);
 }
 
+// After a live change of the encoder, the old encoder's parameter sets must neither be announced nor put in front
+// of the new encoder's frames.
+TEST(H264Packetizer, ForgottenParameterSetsAreNotReused) {
+  H264Packetizer p(1);
+  (void)p.pack(Bytes{0, 0, 0, 1, 0x67, 0x42, 0, 0, 0, 1, 0x68, 0xCE, 0, 0, 0, 1, 0x65, 0x88}, 0);
+  p.forget_parameter_sets();
+  EXPECT_TRUE(p.sps().empty());
+  EXPECT_TRUE(p.pps().empty());
+  auto b = p.pack(Bytes{0, 0, 0, 1, 0x65, 0x99}, 3000);
+  ASSERT_EQ(b.packets(), 1u);
+  EXPECT_EQ(b.packet(0)[12], 0x65);
+  (void)p.pack(Bytes{0, 0, 0, 1, 0x67, 0x4D, 0, 0, 0, 1, 0x68, 0xEE, 0, 0, 0, 1, 0x65, 0x88}, 6000);
+  EXPECT_EQ(p.sps(), (Bytes{0x67, 0x4D})) << "the new encoder's";
+}
+
 TEST(H264Packetizer, DropsNalTypesReservedForRtp) {
   H264Packetizer p(1);
   auto b = p.pack(Bytes{0, 0, 1, 0x7C, 0x85, 1, 0, 0, 1, 0x41, 0x02}, 0);  // an "FU-A" inside a byte stream

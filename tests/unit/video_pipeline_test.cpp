@@ -12,7 +12,9 @@ extern "C" {
 #include <cstdio>
 #include <thread>
 
+#include "core/config.hpp"
 #include "hal/source.hpp"
+#include "media/camera.hpp"
 #include "media/encoder.hpp"
 #include "media/capture.hpp"
 #include "media/video_stream.hpp"
@@ -235,6 +237,33 @@ TEST(VideoStream, ReconfiguresLiveAndReadersCarryOn) {
   stream.remove_reader();
 }
 
+// Regression: after a resize, the pictures already queued at the old size went to the new encoder, which refused
+// each one (stream.encode_failed). They are dropped and counted instead.
+TEST(VideoStream, PicturesQueuedAtTheOldSizeAreDroppedNotEncoded) {
+  Capture capture(hal::make_synthetic_source({320, 240, 50, false, true}));
+  VideoStream stream("main", capture.subscribe({}), x264(), {320, 240, 50, 500, false, 50}, 100);
+  auto cursor = stream.add_reader();  // the feed is active: the capture fills its queue
+  capture.start();
+  ASSERT_TRUE(eventually([&] { return stream.stats().frames_lost_busy >= 1; })) << "the feed's queue is full";
+  stream.reconfigure({160, 120, 50, 300, false, 50});
+  stream.start();  // applies the change first, then meets the queued 320x240 pictures
+  ASSERT_TRUE(eventually([&] { return stream.stats().frames_encoded >= 5; }));
+  stream.stop();
+  capture.stop();
+  const auto st = stream.stats();
+  EXPECT_EQ(st.encode_failures, 0u);
+  EXPECT_GE(st.frames_dropped_resize, kFeedDepth);
+  EXPECT_LE(st.frames_dropped_resize, kFeedDepth + 1) << "at most one more, scaled as the wishes changed";
+  std::vector<FramePtr> frames;
+  stream.ring().read(cursor, frames, 100);
+  ASSERT_FALSE(frames.empty());
+  EXPECT_TRUE(frames.front()->keyframe);
+  Decoder dec;
+  EXPECT_TRUE(dec.decode(frames.front()->data));
+  EXPECT_EQ(dec.width(), 160);
+  stream.remove_reader();
+}
+
 TEST(VideoStream, RefusedSettingsKeepTheRunningEncoder) {
   Capture capture(hal::make_synthetic_source({320, 240, 50, false, true}));
   VideoStream stream("main", capture.subscribe({}), x264(), {320, 240, 50, 500, false, 50}, 100);
@@ -248,27 +277,72 @@ TEST(VideoStream, RefusedSettingsKeepTheRunningEncoder) {
   stream.remove_reader();
 }
 
+// Regression: Camera::apply compared the new settings with the running ones, so a change and its revert that both
+// came before the stream thread applied the first (A -> B -> A) skipped the revert and left the stream at B.
+TEST(Camera, AChangeRevertedBeforeItWasAppliedEndsAtTheRevert) {
+  const auto a = parse_config(
+      "[stream.main]\nwidth = 320\nheight = 240\nfps = 10\n"
+      "[stream.sub]\nwidth = 160\nheight = 120\nfps = 10\nencoder = \"x264\"\n");
+  ASSERT_TRUE(a.ok()) << a.errors.front().message;
+  Config b = a.config;
+  b.set_validated("stream.sub.width", std::int64_t{128});
+  b.set_validated("stream.sub.height", std::int64_t{96});
+  std::string err;
+  auto camera = Camera::open(a.config, &err);
+  ASSERT_TRUE(camera) << err;
+  VideoStream* sub = camera->streams().at(1);
+  ASSERT_EQ(sub->name(), "sub");
+  // Not started yet: both changes are still pending when the stream thread first looks.
+  camera->apply(b);
+  camera->apply(a.config);
+  auto cursor = sub->add_reader();
+  camera->start();
+  ASSERT_TRUE(eventually([&] { return sub->stats().frames_encoded >= 3; }));
+  camera->stop();
+  EXPECT_EQ(sub->width(), 160);
+  EXPECT_EQ(sub->height(), 120);
+  std::vector<FramePtr> frames;
+  sub->ring().read(cursor, frames, 100);
+  ASSERT_FALSE(frames.empty());
+  Decoder dec;
+  for (const auto& f : frames) (void)dec.decode(f->data);
+  EXPECT_EQ(dec.width(), 160);
+  EXPECT_EQ(dec.height(), 120);
+  sub->remove_reader();
+}
+
+// Writes `frames` synthetic 320x240 pictures, encoded by x264 with a GOP of `gop`, to `path` as a raw Annex-B
+// H.264 file (what a recorded clip or a camera's dump looks like). Returns the access units written; fewer than
+// `frames` (with the test failed) if something went wrong.
+std::vector<std::vector<std::uint8_t>> write_h264_clip(const std::string& path, int gop, int frames) {
+  std::vector<std::vector<std::uint8_t>> units;
+  auto src = hal::make_synthetic_source({320, 240, 25, false, false});
+  std::string err;
+  auto enc = make_x264_encoder({320, 240, 25, 500, false, gop}, &err);
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (!enc || !f) {
+    ADD_FAILURE() << "cannot write " << path << ": " << (enc ? "fopen failed" : err);
+    if (f) std::fclose(f);
+    return units;
+  }
+  hal::Picture p;
+  for (int i = 0; i < frames; ++i) {
+    EncodedFrame out;
+    if (src->next(p) || enc->encode(p, out) || std::fwrite(out.data.data(), 1, out.data.size(), f) != out.data.size()) {
+      ADD_FAILURE() << "writing frame " << i << " of " << path;
+      break;
+    }
+    units.push_back(std::move(out.data));
+  }
+  std::fclose(f);
+  return units;
+}
+
 // A recorded file passed through: the access units come out as they went in, with keyframes flagged, looping.
 TEST(FileSource, PassesAnnexBThroughAndLoops) {
   const std::string path = ::testing::TempDir() + "/freehold_clip.h264";
-  std::vector<std::vector<std::uint8_t>> units;
-  {
-    auto src = hal::make_synthetic_source({320, 240, 25, false, false});
-    std::string err;
-    auto enc = make_x264_encoder({320, 240, 25, 500, false, 5}, &err);
-    ASSERT_TRUE(enc) << err;
-    std::FILE* f = std::fopen(path.c_str(), "wb");
-    ASSERT_TRUE(f);
-    hal::Picture p;
-    for (int i = 0; i < 10; ++i) {
-      ASSERT_EQ(src->next(p), std::nullopt);
-      EncodedFrame out;
-      ASSERT_EQ(enc->encode(p, out), std::nullopt);
-      std::fwrite(out.data.data(), 1, out.data.size(), f);
-      units.push_back(out.data);
-    }
-    std::fclose(f);
-  }
+  const auto units = write_h264_clip(path, 5, 10);
+  ASSERT_EQ(units.size(), 10u);
   std::string err;
   auto file = hal::make_file_source({path, true, false}, &err);
   ASSERT_TRUE(file) << err;
@@ -303,21 +377,7 @@ TEST(FileSource, NamesTheProblemWithABadFile) {
 // A passthrough stream keeps its GOP cache warm with nobody watching, so a reader starts at a keyframe at once.
 TEST(VideoStream, PassthroughKeepsTheGopCacheWarm) {
   const std::string path = ::testing::TempDir() + "/freehold_clip2.h264";
-  {
-    auto src = hal::make_synthetic_source({320, 240, 25, false, false});
-    std::string err;
-    auto enc = make_x264_encoder({320, 240, 25, 500, false, 10}, &err);
-    std::FILE* f = std::fopen(path.c_str(), "wb");
-    ASSERT_TRUE(f && enc);
-    hal::Picture p;
-    for (int i = 0; i < 30; ++i) {
-      ASSERT_EQ(src->next(p), std::nullopt);
-      EncodedFrame out;
-      ASSERT_EQ(enc->encode(p, out), std::nullopt);
-      std::fwrite(out.data.data(), 1, out.data.size(), f);
-    }
-    std::fclose(f);
-  }
+  ASSERT_EQ(write_h264_clip(path, 10, 30).size(), 30u);
   std::string err;
   auto file = hal::make_file_source({path, true, true}, &err);
   ASSERT_TRUE(file) << err;
