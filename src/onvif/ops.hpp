@@ -45,7 +45,8 @@ struct Op {
 [[nodiscard]] const std::vector<Op>& device_ops();
 [[nodiscard]] const std::vector<Op>& media_ops();   // ver10, ver20 and DeviceIO
 [[nodiscard]] const std::vector<Op>& events_ops();
-[[nodiscard]] const std::vector<Op>& imaging_ops();  // imaging and PTZ
+[[nodiscard]] const std::vector<Op>& imaging_ops();
+[[nodiscard]] const std::vector<Op>& ptz_ops();
 
 // Shared by the services.
 [[nodiscard]] std::string service_url(const Call& c, std::string_view service);  // "http://HOST:PORT/onvif/<service>"
@@ -56,5 +57,8 @@ struct Op {
 // The device model's verdict as an ONVIF fault (ter:InvalidArgVal with the field's message).
 [[nodiscard]] OpResult apply_settings(Call& c, const std::vector<std::pair<std::string, Value>>& values);
 [[nodiscard]] Fault invalid_arg(std::string reason, std::string subsubcode = {});
+// The PTZ configuration every profile carries (tt:PTZConfiguration content), when the camera has PTZ.
+[[nodiscard]] bool has_ptz(const Call& c);
+void write_ptz_config(const Call& c, pugi::xml_node n);
 
 }  // namespace freehold::onvif
