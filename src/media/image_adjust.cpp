@@ -7,7 +7,9 @@
 namespace freehold::media {
 namespace {
 
-std::uint8_t clamp_byte(double v) { return static_cast<std::uint8_t>(std::clamp(std::lround(v), 0L, 255L)); }
+std::uint8_t clamp_byte(double v) {
+  return static_cast<std::uint8_t>(std::clamp(std::lround(v), 0L, 255L));
+}
 
 void lookup(const std::array<std::uint8_t, 256>& lut, std::uint8_t* p, std::size_t n) {
   // Unrolled by hand: the loads of eight independent lookups overlap (GCC does not unroll gathers on its own).
@@ -22,7 +24,9 @@ void lookup(const std::array<std::uint8_t, 256>& lut, std::uint8_t* p, std::size
 
 }  // namespace
 
-bool is_neutral(const hal::ImageControls& c) { return c.brightness == 50 && c.contrast == 50 && c.saturation == 50; }
+bool is_neutral(const hal::ImageControls& c) {
+  return c.brightness == 50 && c.contrast == 50 && c.saturation == 50;
+}
 
 ImageLuts make_luts(const hal::ImageControls& c) {
   ImageLuts l;
@@ -50,7 +54,9 @@ std::uint32_t ImageAdjuster::pack(const hal::ImageControls& c) {
   return b(c.brightness) | b(c.contrast) << 8 | b(c.saturation) << 16;
 }
 
-void ImageAdjuster::set(const hal::ImageControls& c) { wanted_.store(pack(c), std::memory_order_relaxed); }
+void ImageAdjuster::set(const hal::ImageControls& c) {
+  wanted_.store(pack(c), std::memory_order_relaxed);
+}
 
 void ImageAdjuster::apply(hal::Picture& picture) {
   const std::uint32_t want = wanted_.load(std::memory_order_relaxed);

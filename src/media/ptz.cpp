@@ -7,13 +7,21 @@
 namespace freehold::media {
 namespace {
 
-double finite_or(double v, double fallback) { return std::isfinite(v) ? v : fallback; }
-double speed_fraction(double s) { return std::clamp(finite_or(s, 1.0), 0.01, 1.0); }
-int even(double v) { return static_cast<int>(std::lround(v / 2)) * 2; }
+double finite_or(double v, double fallback) {
+  return std::isfinite(v) ? v : fallback;
+}
+double speed_fraction(double s) {
+  return std::clamp(finite_or(s, 1.0), 0.01, 1.0);
+}
+int even(double v) {
+  return static_cast<int>(std::lround(v / 2)) * 2;
+}
 
 }  // namespace
 
-double window_fraction(double zoom) { return 1.0 / (1.0 + 3.0 * std::clamp(finite_or(zoom, 0), 0.0, 1.0)); }
+double window_fraction(double zoom) {
+  return 1.0 / (1.0 + 3.0 * std::clamp(finite_or(zoom, 0), 0.0, 1.0));
+}
 
 CropWindow crop_window(const PtzPosition& position, int width, int height) {
   if (width < 2 || height < 2) return {0, 0, width, height};
@@ -64,7 +72,8 @@ void DigitalPtz::move_to(const PtzTarget& t, const PtzSpeed& speed) {
   const auto pan = t.pan ? std::optional(std::clamp(finite_or(*t.pan, 0), -1.0, 1.0)) : std::nullopt;
   const auto tilt = t.tilt ? std::optional(std::clamp(finite_or(*t.tilt, 0), -1.0, 1.0)) : std::nullopt;
   go_pan_tilt(now, pan, tilt, speed.pan_tilt);
-  if (t.zoom) zoom_.go(now, std::clamp(finite_or(*t.zoom, 0), 0.0, 1.0), kZoomUnitsPerSecond * speed_fraction(speed.zoom));
+  if (t.zoom)
+    zoom_.go(now, std::clamp(finite_or(*t.zoom, 0), 0.0, 1.0), kZoomUnitsPerSecond * speed_fraction(speed.zoom));
 }
 
 void DigitalPtz::move_by(const PtzTarget& d, const PtzSpeed& speed) {
@@ -97,8 +106,8 @@ void DigitalPtz::move_by_fov(double x, double y, const PtzSpeed& speed) {
 void DigitalPtz::move_continuous(const PtzVelocity& v, std::chrono::milliseconds timeout) {
   std::lock_guard lock(mutex_);
   const auto now = now_();
-  const double limit_s = std::chrono::duration<double>(std::clamp(timeout, std::chrono::milliseconds(0),
-                                                                  kMaxContinuousMove)).count();
+  const double limit_s =
+      std::chrono::duration<double>(std::clamp(timeout, std::chrono::milliseconds(0), kMaxContinuousMove)).count();
   const auto run = [&](Axis& axis, double velocity, double units, double lo, double hi) {
     const double speed = std::clamp(finite_or(velocity, 0), -1.0, 1.0) * units;
     const double here = axis.at(now);
@@ -136,6 +145,8 @@ PtzStatus DigitalPtz::status() const {
   return s;
 }
 
-CropWindow DigitalPtz::window(int width, int height) const { return crop_window(status().position, width, height); }
+CropWindow DigitalPtz::window(int width, int height) const {
+  return crop_window(status().position, width, height);
+}
 
 }  // namespace freehold::media

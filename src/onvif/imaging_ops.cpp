@@ -26,9 +26,9 @@ constexpr Level kLevels[] = {{"Brightness", "image.brightness"},
 std::optional<Fault> check_source(const Call& c) {
   const std::string token = text_of(child(c.req, "VideoSourceToken"));
   if (token == kSourceToken) return std::nullopt;
-  return invalid_arg("no video source with token '" + token.substr(0, 64) + "' (the camera's is " +
-                         std::string(kSourceToken) + ")",
-                     "ter:NoSource");
+  return invalid_arg(
+      "no video source with token '" + token.substr(0, 64) + "' (the camera's is " + std::string(kSourceToken) + ")",
+      "ter:NoSource");
 }
 
 std::string_view ir_cut_of(std::string_view day_night) {

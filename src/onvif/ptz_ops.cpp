@@ -29,7 +29,9 @@ constexpr std::string_view pt_speed = "http://www.onvif.org/ver10/tptz/PanTiltSp
 constexpr std::string_view zoom_speed = "http://www.onvif.org/ver10/tptz/ZoomSpaces/ZoomGenericSpeedSpace";
 }  // namespace space
 
-media::PtzDriver* driver_of(const Call& c) { return c.deps.ptz ? c.deps.ptz() : nullptr; }
+media::PtzDriver* driver_of(const Call& c) {
+  return c.deps.ptz ? c.deps.ptz() : nullptr;
+}
 
 // The driver for the profile the request names, or the fault to answer.
 std::variant<media::PtzDriver*, Fault> driver_for_profile(const Call& c) {
@@ -149,8 +151,7 @@ std::variant<Vec, Fault> read_vector(pugi::xml_node parent, std::initializer_lis
     if (auto* e = std::get_if<std::string>(&r)) return invalid_arg(*e, std::string(bad_value_code));
     v.zoom = std::get<std::optional<double>>(r);
     if (v.zoom && !in(*v.zoom, z_min, z_max)) {
-      return invalid_arg("Zoom x = " + xs_double(*v.zoom) + " is outside " + xs_double(z_min) + ".." +
-                             xs_double(z_max),
+      return invalid_arg("Zoom x = " + xs_double(*v.zoom) + " is outside " + xs_double(z_min) + ".." + xs_double(z_max),
                          std::string(bad_value_code));
     }
   }
@@ -252,7 +253,9 @@ OpResult continuous_move(Call& c) {
   std::chrono::milliseconds timeout = media::kMaxContinuousMove;
   if (const auto t = child(c.req, "Timeout")) {
     auto parsed = parse_duration(text_of(t));
-    if (!parsed) return invalid_arg("Timeout is not an xs:duration: '" + text_of(t).substr(0, 32) + "'", "ter:TimeoutNotSupported");
+    if (!parsed)
+      return invalid_arg("Timeout is not an xs:duration: '" + text_of(t).substr(0, 32) + "'",
+                         "ter:TimeoutNotSupported");
     timeout = std::min(*parsed, media::kMaxContinuousMove);
   }
   std::get<media::PtzDriver*>(d)->move_continuous({v.x.value_or(0), v.y.value_or(0), v.zoom.value_or(0)}, timeout);
@@ -455,7 +458,9 @@ void write_ptz_config(const Call& c, pugi::xml_node n) {
   space1d(add(n, "tt:ZoomLimits"), "tt:Range", space::zoom_position, 0, 1);
 }
 
-bool has_ptz(const Call& c) { return driver_of(c) != nullptr; }
+bool has_ptz(const Call& c) {
+  return driver_of(c) != nullptr;
+}
 
 const std::vector<Op>& ptz_ops() {
   const auto v = Role::viewer, o = Role::operator_;

@@ -113,13 +113,18 @@ class Daemon:
             return "\n".join(self.err[-30:])
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
+        """SIGTERM; the exit status (None if it had to be killed)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
             self.proc.terminate()
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
+                return None
+        return self.proc.returncode
 
 
 class Onvif:
@@ -371,7 +376,8 @@ def main():
             R.check(f"imaging {op} answers", status == 200, short(raw))
 
         # Presets survive a restart (they are the ptz.presets setting); the position does not need to.
-        daemon.stop()
+        code = daemon.stop()
+        R.check("the daemon exits cleanly on SIGTERM (no sanitizer report)", code == 0, f"exit {code}: {daemon.log()}")
         daemon, banner = start(binary, state, config)
         R.check("the daemon restarts on the same state", banner is not None, short(daemon.log(), 1000))
         status, el, raw = o.ptz("GetPresets", PT)

@@ -135,7 +135,7 @@ TEST(V4l2Controls, PercentMapsToTheControlsRangeWithFiftyAtItsDefault) {
   EXPECT_EQ(hal::control_value(q, 100), 64);
   EXPECT_EQ(hal::control_value(q, 75), 32);
   const auto odd = control(V4L2_CID_CONTRAST, 0, 255, 5, 32);  // default off the middle, a coarse step
-  EXPECT_EQ(hal::control_value(odd, 50), 30);                   // on the step grid nearest the default
+  EXPECT_EQ(hal::control_value(odd, 50), 30);                  // on the step grid nearest the default
   EXPECT_EQ(hal::control_value(odd, 100), 255);
   EXPECT_EQ(hal::control_value(odd, 25), 15);
   EXPECT_EQ(hal::control_value(odd, 500), 255);  // out-of-range percent is clamped

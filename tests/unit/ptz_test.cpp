@@ -19,8 +19,8 @@ TEST(CropWindow, ZoomZeroIsTheWholePictureAndZoomOneAQuarterOfTheWidth) {
   EXPECT_EQ(crop_window({0, 0, 0}, 1280, 720), (CropWindow{0, 0, 1280, 720}));
   EXPECT_EQ(crop_window({1, -1, 0}, 1280, 720), (CropWindow{0, 0, 1280, 720}));  // no room to pan at zoom 0
   EXPECT_EQ(crop_window({0, 0, 1}, 1280, 720), (CropWindow{480, 270, 320, 180}));
-  EXPECT_EQ(crop_window({1, 1, 1}, 1280, 720), (CropWindow{960, 0, 320, 180}));     // right, top
-  EXPECT_EQ(crop_window({-1, -1, 1}, 1280, 720), (CropWindow{0, 540, 320, 180}));   // left, bottom
+  EXPECT_EQ(crop_window({1, 1, 1}, 1280, 720), (CropWindow{960, 0, 320, 180}));          // right, top
+  EXPECT_EQ(crop_window({-1, -1, 1}, 1280, 720), (CropWindow{0, 540, 320, 180}));        // left, bottom
   EXPECT_EQ(crop_window({0, 0, 1.0 / 3}, 1280, 720), (CropWindow{320, 180, 640, 360}));  // 2x
 }
 
@@ -165,7 +165,7 @@ TEST(DigitalPtz, TheFeedsShowTheWindowScaledToTheirSize) {
   Capture capture(std::make_unique<HalvesSource>());
   auto ptz = std::make_shared<DigitalPtz>();
   capture.set_ptz(ptz);
-  auto main = capture.subscribe({});            // the source's size
+  auto main = capture.subscribe({});  // the source's size
   auto sub = capture.subscribe({160, 120, 0, false});
   capture.start();
   const auto luma_at = [](const PicturePtr& p, int x, int y) { return p ? p->y()[y * p->width + x] : -1; };
@@ -198,9 +198,8 @@ TEST(DigitalPtz, TheFeedsShowTheWindowScaledToTheirSize) {
 }
 
 TEST(PtzPresets, RoundTripWithAwkwardNames) {
-  std::vector<PtzPreset> in = {{"Preset_1", "Door", {0.25, -0.5, 1}},
-                               {"Preset_2", "a,b;c%d", {-1, 1, 0}},
-                               {"x", "", {0.12345, 0, 0.5}}};
+  std::vector<PtzPreset> in = {
+      {"Preset_1", "Door", {0.25, -0.5, 1}}, {"Preset_2", "a,b;c%d", {-1, 1, 0}}, {"x", "", {0.12345, 0, 0.5}}};
   const std::string text = format_presets(in);
   EXPECT_EQ(text.find(";c"), std::string::npos);  // escaped
   std::string error;
