@@ -275,7 +275,8 @@ class Daemon final {
         [this] {
           log::notice("daemon.reboot_requested", {{"by", "onvif"}});
           asio::post(io_, [this] { stop(); });
-        }});
+        },
+        [this]() -> media::PtzDriver* { return camera_ ? camera_->ptz() : nullptr; }});
     server_->mount("/onvif/", [this](web::Request r) { return onvif_->handle(std::move(r)); }, true);
     start_discovery(endpoint, info.model, so);
   }

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <string>
 
+#include "core/ptz_presets.hpp"
+
 namespace freehold {
 namespace {
 
@@ -92,6 +94,12 @@ std::optional<std::string> check_scopes(const Value& v) {
     }
     i = end + 1;
   }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_presets(const Value& v) {
+  std::string error;
+  if (!parse_presets(std::get<std::string>(v), &error)) return error;
   return std::nullopt;
 }
 
@@ -196,6 +204,11 @@ std::vector<SettingSpec> build_schema() {
   s.push_back(integer("image.contrast", 50, 0, 100, "%", "Contrast", Role::operator_));
   s.push_back(integer("image.saturation", 50, 0, 100, "%", "Colour saturation", Role::operator_));
   s.push_back(integer("image.sharpness", 50, 0, 100, "%", "Sharpness", Role::operator_));
+  // Written by the PTZ adapters (ONVIF SetPreset/RemovePreset); see core/ptz_presets.hpp for the format.
+  auto presets = text("ptz.presets", "", 0, 8192, "PTZ presets: token,pan,tilt,zoom,name entries separated by ';'",
+                      Role::operator_);
+  presets.check = check_presets;
+  s.push_back(std::move(presets));
 
   s.push_back(boolean("onvif.enabled", true, "ONVIF services at /onvif/ on the HTTP(S) listeners", Role::admin, true));
   s.push_back(boolean("onvif.discoverable", true,

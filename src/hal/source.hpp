@@ -48,6 +48,15 @@ struct Picture {
   }
 };
 
+// Picture controls in percent, 0..100; 50 leaves the picture as the camera gives it.
+struct ImageControls {
+  int brightness = 50;
+  int contrast = 50;
+  int saturation = 50;
+  int sharpness = 50;
+  friend bool operator==(const ImageControls&, const ImageControls&) = default;
+};
+
 class Source {
  public:
   virtual ~Source() = default;
@@ -59,6 +68,10 @@ class Source {
   [[nodiscard]] virtual int fps() const = 0;
   // What next() delivers. An encoded source is passed through, never decoded and re-encoded.
   [[nodiscard]] virtual PixelFormat format() const { return PixelFormat::i420; }
+  // Hands the controls to a camera that applies them itself (V4L2: its brightness, contrast... controls). Any
+  // thread; takes effect on a following picture. false: the source has no controls and the pipeline must adjust
+  // the pictures in software.
+  virtual bool set_image_controls(const ImageControls&) { return false; }
 };
 
 struct SyntheticOptions {

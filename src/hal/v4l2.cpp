@@ -4,13 +4,16 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <mutex>
 #include <tuple>
 
 #include "core/log.hpp"
 #include "hal/source.hpp"
+#include "hal/v4l2_controls.hpp"
 #include "hal/v4l2_convert.hpp"
 #include "hal/v4l2_device.hpp"
 
@@ -122,6 +125,7 @@ class V4l2Source final : public Source {
     if (fd_ < 0) {
       if (auto err = open_device()) return err;
     }
+    if (controls_dirty_.exchange(false)) apply_controls();
     const auto deadline = std::chrono::steady_clock::now() + o_.frame_timeout;
     for (;;) {
       const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
@@ -153,6 +157,16 @@ class V4l2Source final : public Source {
   int fps() const override { return fps_; }
   PixelFormat format() const override { return output_; }
 
+  // The camera's own controls, set by the capture thread before its next frame (and again after a reopen).
+  bool set_image_controls(const ImageControls& c) override {
+    {
+      std::lock_guard lock(controls_mutex_);
+      controls_ = c;
+    }
+    controls_dirty_ = true;
+    return true;
+  }
+
  private:
   struct Buffer {
     void* address = nullptr;
@@ -174,6 +188,7 @@ class V4l2Source final : public Source {
     if (fd_ < 0) return "cannot open camera " + o_.device + ": " + std::strerror(errno);
     auto err = start();
     if (err) close_device();
+    controls_dirty_ = !err;
     return err;
   }
 
@@ -389,6 +404,21 @@ class V4l2Source final : public Source {
     fd_ = -1;
   }
 
+  void apply_controls() {
+    std::optional<ImageControls> c;
+    {
+      std::lock_guard lock(controls_mutex_);
+      c = controls_;
+    }
+    if (!c || fd_ < 0) return;
+    const std::string missing = apply_image_controls(*dev_, fd_, *c);
+    if (missing != controls_missing_) {
+      // Once per camera, not per change: a webcam without sharpness stays without it.
+      if (!missing.empty()) log::notice("v4l2.controls_missing", {{"device", o_.device}, {"controls", missing}});
+      controls_missing_ = missing;
+    }
+  }
+
   std::optional<std::string> deliver(v4l2_buffer& b, Picture& out) {
     const auto dequeued = std::chrono::steady_clock::now();
     if (b.index >= buffers_.size()) {
@@ -444,6 +474,10 @@ class V4l2Source final : public Source {
   int fps_ = 0;
   PixelFormat output_ = PixelFormat::i420;
   std::uint64_t index_ = 0;
+  std::mutex controls_mutex_;
+  std::optional<ImageControls> controls_;  // nullopt: never set, the camera's own settings stay
+  std::atomic<bool> controls_dirty_{false};
+  std::string controls_missing_;
 };
 
 }  // namespace

@@ -88,6 +88,11 @@ EncoderSettings profile_settings(const Config& c, const std::string& name) {
   return es;
 }
 
+hal::ImageControls image_controls(const Config& c) {
+  return {static_cast<int>(c.get_int("image.brightness")), static_cast<int>(c.get_int("image.contrast")),
+          static_cast<int>(c.get_int("image.saturation")), static_cast<int>(c.get_int("image.sharpness"))};
+}
+
 std::unique_ptr<Camera> Camera::open(const Config& c, std::string* error) {
   static std::once_flag once;
   std::call_once(once, [] { av_log_set_callback(libav_log); });
@@ -96,6 +101,11 @@ std::unique_ptr<Camera> Camera::open(const Config& c, std::string* error) {
   std::unique_ptr<Camera> cam(new Camera());
   cam->capture_ = std::make_unique<Capture>(std::move(source));
   const bool encoded = cam->capture_->format() != hal::PixelFormat::i420;
+  cam->capture_->set_image_controls(image_controls(c));
+  if (!encoded) {
+    cam->ptz_ = std::make_shared<DigitalPtz>();
+    cam->capture_->set_ptz(cam->ptz_);
+  }
   log::info("camera.source", {{"kind", c.get_string("source.kind")},
                               {"format", hal::to_string(cam->capture_->format())},
                               {"width", cam->capture_->width()},
@@ -154,6 +164,7 @@ std::vector<VideoStream*> Camera::streams() const {
 }
 
 void Camera::apply(const Config& c) {
+  capture_->set_image_controls(image_controls(c));
   if (capture_->format() != hal::PixelFormat::i420) return;  // passthrough follows the source, not the settings
   for (auto& s : streams_) {
     const EncoderSettings next = profile_settings(c, s->name());

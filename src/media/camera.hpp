@@ -32,14 +32,19 @@ class Camera final {
   // The newest raw picture (snapshots); nullptr for an encoded source or before the first picture.
   [[nodiscard]] PicturePtr latest_picture() const { return capture_->latest(); }
   [[nodiscard]] const Capture& capture() const { return *capture_; }
+  // Digital PTZ over the sensor picture; nullptr for an encoded source (nothing to crop).
+  [[nodiscard]] PtzDriver* ptz() const { return ptz_.get(); }
 
  private:
   Camera() = default;
   std::unique_ptr<Capture> capture_;
   std::vector<std::unique_ptr<VideoStream>> streams_;
+  std::shared_ptr<DigitalPtz> ptz_;
 };
 
 // The encoder settings of stream.<name>.* (an encoded source's own size and rate apply to passthrough instead).
 [[nodiscard]] EncoderSettings profile_settings(const Config& config, const std::string& name);
+// The image.* settings.
+[[nodiscard]] hal::ImageControls image_controls(const Config& config);
 
 }  // namespace freehold::media

@@ -41,20 +41,23 @@ struct Capture::Scaler {
   int sw = 0, sh = 0, dw = 0, dh = 0;
   ~Scaler() { sws_freeContext(ctx); }
 
-  PicturePtr scale(const hal::Picture& in, int w, int h) {
-    if (!ctx || sw != in.width || sh != in.height || dw != w || dh != h) {
-      ctx = sws_getCachedContext(ctx, in.width, in.height, AV_PIX_FMT_YUV420P, w, h, AV_PIX_FMT_YUV420P,
+  // Scales the window `c` of `in` (the PTZ crop; the whole picture without PTZ) to w x h.
+  PicturePtr scale(const hal::Picture& in, int w, int h, const CropWindow& c) {
+    if (!ctx || sw != c.width || sh != c.height || dw != w || dh != h) {
+      ctx = sws_getCachedContext(ctx, c.width, c.height, AV_PIX_FMT_YUV420P, w, h, AV_PIX_FMT_YUV420P,
                                  SWS_BILINEAR, nullptr, nullptr, nullptr);
-      sw = in.width, sh = in.height, dw = w, dh = h;
+      sw = c.width, sh = c.height, dw = w, dh = h;
       if (!ctx) return nullptr;
     }
     auto out = pool.get();
     out->allocate(w, h);
-    const std::uint8_t* src[3] = {in.y(), in.u(), in.v()};
+    const auto chroma = static_cast<std::size_t>(c.y / 2) * (in.width / 2) + c.x / 2;
+    const std::uint8_t* src[3] = {in.y() + static_cast<std::size_t>(c.y) * in.width + c.x, in.u() + chroma,
+                                  in.v() + chroma};
     const int src_stride[3] = {in.width, in.width / 2, in.width / 2};
     std::uint8_t* dst[3] = {out->y(), out->u(), out->v()};
     const int dst_stride[3] = {w, w / 2, w / 2};
-    sws_scale(ctx, src, src_stride, 0, in.height, dst, dst_stride);
+    sws_scale(ctx, src, src_stride, 0, c.height, dst, dst_stride);
     out->capture_us = in.capture_us;
     out->wallclock_us = in.wallclock_us;
     out->index = in.index;
@@ -115,8 +118,20 @@ void Capture::stop() {
 }
 
 PicturePtr Capture::latest() const {
-  std::lock_guard lock(latest_mutex_);
-  return latest_;
+  PicturePtr p;
+  CropWindow crop;
+  {
+    std::lock_guard lock(latest_mutex_);
+    p = latest_;
+    crop = latest_crop_;
+  }
+  if (!p || crop == CropWindow{0, 0, p->width, p->height}) return p;
+  Scaler once;  // snapshots are rare: cropping here spares the capture thread a full-size copy per picture
+  return once.scale(*p, p->width, p->height, crop);
+}
+
+void Capture::set_image_controls(const hal::ImageControls& controls) {
+  adjust_.set(source_->set_image_controls(controls) ? hal::ImageControls{} : controls);
 }
 
 void Capture::run() {
@@ -137,9 +152,13 @@ void Capture::run() {
     last_error.clear();
     ++pictures_;
     const bool raw = picture->format == hal::PixelFormat::i420;
+    const CropWindow whole{0, 0, picture->width, picture->height};
+    const CropWindow crop = raw && ptz_ ? ptz_->window(picture->width, picture->height) : whole;
     if (raw) {
+      adjust_.apply(*picture);
       std::lock_guard lock(latest_mutex_);
       latest_ = picture;
+      latest_crop_ = crop;
     }
     const int source_fps = std::max(source_->fps(), 1);
     for (std::size_t i = 0; i < feeds_.size(); ++i) {
@@ -155,8 +174,10 @@ void Capture::run() {
         f.credit_ -= source_fps;
       }
       PicturePtr give = picture;
-      if (raw && ((w.width && w.width != picture->width) || (w.height && w.height != picture->height))) {
-        give = scalers_[i]->scale(*picture, w.width ? w.width : picture->width, w.height ? w.height : picture->height);
+      if (raw && (crop != whole || (w.width && w.width != picture->width) ||
+                  (w.height && w.height != picture->height))) {
+        give = scalers_[i]->scale(*picture, w.width ? w.width : picture->width,
+                                  w.height ? w.height : picture->height, crop);
         if (!give) continue;
       }
       {

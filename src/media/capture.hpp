@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "hal/source.hpp"
+#include "media/image_adjust.hpp"
+#include "media/ptz.hpp"
 
 namespace freehold::media {
 
@@ -67,6 +69,12 @@ class Capture final {
   void start();
   void stop();
 
+  // Brightness, contrast, saturation, sharpness: handed to a source that has its own controls (V4L2), otherwise
+  // applied here to every raw picture before it is scaled. Any thread; live.
+  void set_image_controls(const hal::ImageControls& controls);
+  // Before start(): the digital PTZ whose window crops every raw picture, for every feed and snapshots.
+  void set_ptz(std::shared_ptr<const DigitalPtz> ptz) { ptz_ = std::move(ptz); }
+
   // The newest raw picture at the source's size (snapshots); nullptr before the first or for encoded sources.
   [[nodiscard]] PicturePtr latest() const;
   [[nodiscard]] hal::PixelFormat format() const { return source_->format(); }
@@ -82,8 +90,11 @@ class Capture final {
   std::unique_ptr<hal::Source> source_;
   std::vector<std::shared_ptr<Feed>> feeds_;
   std::vector<std::unique_ptr<Scaler>> scalers_;  // one per feed, capture thread only
+  ImageAdjuster adjust_;
+  std::shared_ptr<const DigitalPtz> ptz_;
   mutable std::mutex latest_mutex_;
   PicturePtr latest_;
+  CropWindow latest_crop_;  // the PTZ window of latest_, cropped when a snapshot asks for it
   std::thread thread_;
   std::atomic<bool> running_{false};
   std::atomic<std::uint64_t> pictures_{0};

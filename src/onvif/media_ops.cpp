@@ -117,6 +117,7 @@ void write_profile(const Call& c, pugi::xml_node n, std::string_view name) {
   add(n, "tt:Name", name);
   write_source_config(c, add(n, "tt:VideoSourceConfiguration"));
   write_encoder_config(stream_of(c, name), add(n, "tt:VideoEncoderConfiguration"));
+  if (has_ptz(c)) write_ptz_config(c, add(n, "tt:PTZConfiguration"));
 }
 
 std::variant<std::string, Fault> profile_param(const Call& c) {
@@ -491,7 +492,7 @@ OpResult media2_capabilities(Call& c) {
   attr(caps, "OSD", "false");
   auto pc = add(caps, "tr2:ProfileCapabilities");
   attr(pc, "MaximumNumberOfProfiles", std::to_string(kStreams.size()));
-  attr(pc, "ConfigurationsSupported", "VideoSource VideoEncoder");
+  attr(pc, "ConfigurationsSupported", has_ptz(c) ? "VideoSource VideoEncoder PTZ" : "VideoSource VideoEncoder");
   auto sc = add(caps, "tr2:StreamingCapabilities");
   attr(sc, "RTSPStreaming", "true");
   attr(sc, "RTPMulticast", "false");
@@ -529,6 +530,7 @@ OpResult media2_get_profiles(Call& c) {
       const std::string t = text_of(n);
       all = all || t == "All";
       if (t == "VideoSource" || t == "VideoEncoder") types.push_back(t == "VideoSource" ? "VideoSource" : "VideoEncoder");
+      if (t == "PTZ") types.push_back("PTZ");
     }
   }
   const auto want = [&](std::string_view t) { return all || std::find(types.begin(), types.end(), t) != types.end(); };
@@ -541,10 +543,11 @@ OpResult media2_get_profiles(Call& c) {
     attr(p, "token", profile_token(s));
     attr(p, "fixed", "true");
     add(p, "tr2:Name", s);
-    if (want("VideoSource") || want("VideoEncoder")) {
+    if (want("VideoSource") || want("VideoEncoder") || (want("PTZ") && has_ptz(c))) {
       auto confs = add(p, "tr2:Configurations");
       if (want("VideoSource")) write_source_config(c, add(confs, "tr2:VideoSource"));
       if (want("VideoEncoder")) write_encoder2_config(stream_of(c, s), add(confs, "tr2:VideoEncoder"));
+      if (want("PTZ") && has_ptz(c)) write_ptz_config(c, add(confs, "tr2:PTZ"));
     }
   }
   if (!found) return no_profile(token);

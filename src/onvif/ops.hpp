@@ -46,9 +46,10 @@ struct Op {
 [[nodiscard]] const std::vector<Op>& device_ops();
 [[nodiscard]] const std::vector<Op>& media_ops();   // ver10, ver20 and DeviceIO
 [[nodiscard]] const std::vector<Op>& events_ops();
+[[nodiscard]] const std::vector<Op>& imaging_ops();
+[[nodiscard]] const std::vector<Op>& ptz_ops();
 // Sends push subscriptions' messages (WS-BaseNotification Notify) by HTTP POST from the I/O thread.
 void install_notifier(Events& events, boost::asio::any_io_executor io);
-[[nodiscard]] const std::vector<Op>& imaging_ops();  // imaging and PTZ
 
 // Shared by the services.
 [[nodiscard]] std::string service_url(const Call& c, std::string_view service);  // "http://HOST:PORT/onvif/<service>"
@@ -60,5 +61,8 @@ void install_notifier(Events& events, boost::asio::any_io_executor io);
 // The device model's verdict as an ONVIF fault (ter:InvalidArgVal with the field's message).
 [[nodiscard]] OpResult apply_settings(Call& c, const std::vector<std::pair<std::string, Value>>& values);
 [[nodiscard]] Fault invalid_arg(std::string reason, std::string subsubcode = {});
+// The PTZ configuration every profile carries (tt:PTZConfiguration content), when the camera has PTZ.
+[[nodiscard]] bool has_ptz(const Call& c);
+void write_ptz_config(const Call& c, pugi::xml_node n);
 
 }  // namespace freehold::onvif

@@ -68,7 +68,7 @@ struct Service::Impl {
 
   explicit Impl(ServiceDeps d)
       : deps(std::move(d)), digest("ONVIF", crypto::random_bytes(32)), events(deps.io) {
-    for (const auto* list : {&device_ops(), &media_ops(), &events_ops(), &imaging_ops()}) {
+    for (const auto* list : {&device_ops(), &media_ops(), &events_ops(), &imaging_ops(), &ptz_ops()}) {
       for (const auto& op : *list) table.emplace(std::string(op.ns) + '#' + std::string(op.name), &op);
     }
     install_notifier(events, deps.io);

@@ -23,6 +23,10 @@
 #include "web/api.hpp"
 #include "web/http.hpp"
 
+namespace freehold::media {
+class PtzDriver;
+}
+
 namespace freehold::onvif {
 
 struct ServiceDeps {
@@ -43,6 +47,7 @@ struct ServiceDeps {
   std::function<void(const std::string& stream)> request_keyframe;  // SetSynchronizationPoint
   std::function<web::Snapshot(const std::string& stream)> snapshot;  // runs on slow_work
   std::function<void()> reboot;  // SystemReboot: stop gracefully; the supervisor restarts us
+  std::function<media::PtzDriver*()> ptz;  // the camera's PTZ; nullptr (or unset): none
 };
 
 // The device's ONVIF scopes, each with whether it is fixed: type, profiles, hardware, the name (from device.name

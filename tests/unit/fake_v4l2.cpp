@@ -83,6 +83,7 @@ void FakeCamera::replug() {
 
 void FakeCamera::reconfigure(FakeCameraConfig config) {
   config_ = std::move(config);
+  control_values_.clear();  // another camera: its controls at their defaults
   pix_ = {};
   fps_ = 0;
   if (!config_.formats.empty()) {
@@ -323,9 +324,43 @@ int FakeCamera::handle(unsigned long request, void* arg) {
       queued_.clear();
       done_.clear();
       return 0;
+    case VIDIOC_QUERYCTRL: {
+      auto* q = static_cast<v4l2_queryctrl*>(arg);
+      for (const auto& c : config_.controls) {
+        if (c.id == q->id) {
+          *q = c;
+          return 0;
+        }
+      }
+      return EINVAL;
+    }
+    case VIDIOC_G_CTRL:
+    case VIDIOC_S_CTRL: {
+      auto* c = static_cast<v4l2_control*>(arg);
+      auto it = std::find_if(config_.controls.begin(), config_.controls.end(),
+                             [&](const v4l2_queryctrl& q) { return q.id == c->id; });
+      if (it == config_.controls.end()) return EINVAL;
+      if (!control_values_.count(c->id)) control_values_[c->id] = it->default_value;
+      if (request == VIDIOC_G_CTRL) {
+        c->value = control_values_[c->id];
+        return 0;
+      }
+      if (c->value < it->minimum || c->value > it->maximum) return ERANGE;
+      control_values_[c->id] = c->value;
+      ++control_writes_;
+      return 0;
+    }
     default:
       return ENOTTY;
   }
+}
+
+std::optional<std::int32_t> FakeCamera::control(std::uint32_t id) const {
+  if (auto it = control_values_.find(id); it != control_values_.end()) return it->second;
+  for (const auto& c : config_.controls) {
+    if (c.id == id) return c.default_value;
+  }
+  return std::nullopt;
 }
 
 void* FakeCamera::mmap(int fd, std::size_t length, std::int64_t offset) {

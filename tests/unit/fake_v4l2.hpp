@@ -31,6 +31,8 @@ struct FakeCameraConfig {
   int jpeg_subsampling = 1;  // TJSAMP_422, what UVC cameras send; TJSAMP_420 is 2
   int h264_gop = 10;         // an IDR access unit every this many frames
   int stride_padding = 0;    // extra bytes at the end of each raw line
+  // User controls (VIDIOC_QUERYCTRL, G_CTRL, S_CTRL), by id; the value starts at default_value.
+  std::vector<v4l2_queryctrl> controls;
 };
 
 // The test pattern of raw frames. Luma: a ramp, except pixel (0,0) which holds the frame's sequence number.
@@ -70,6 +72,9 @@ class FakeCamera final : public hal::V4l2Device {
   [[nodiscard]] const v4l2_pix_format& current() const { return pix_; }
   [[nodiscard]] int current_fps() const { return fps_; }
   [[nodiscard]] std::uint32_t frames_sent() const { return sequence_; }
+  // The value of a control, nullopt if the camera has no such control. S_CTRL calls so far.
+  [[nodiscard]] std::optional<std::int32_t> control(std::uint32_t id) const;
+  [[nodiscard]] int control_writes() const { return control_writes_; }
 
   // hal::V4l2Device
   int open(const std::string& path) override;
@@ -111,6 +116,8 @@ class FakeCamera final : public hal::V4l2Device {
   std::map<void*, Storage> maps_;  // mappings outlive REQBUFS(0) and close(), as in the kernel
   std::deque<Injected> injected_;
   std::uint32_t sequence_ = 0;
+  std::map<std::uint32_t, std::int32_t> control_values_;
+  int control_writes_ = 0;
 };
 
 }  // namespace freehold::test
