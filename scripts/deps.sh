@@ -21,6 +21,8 @@ esac
 
 missing=()
 for p in "${wanted[@]}"; do
+  # Node.js from another source (NodeSource's nodejs bundles npm and conflicts with Debian's npm package).
+  if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
     missing+=("$p")
   fi
