@@ -1015,6 +1015,59 @@ def check_media(c, profile):
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def check_push_subscription(c):
+    """WS-BaseNotification: Subscribe with a consumer on our own address gets Notify messages pushed by HTTP POST:
+    the Initialized state, then motion changes, filtered to the subscribed topic; each Notify is schema-valid. A
+    consumer at another address is refused (the device does not post to third hosts)."""
+    import http.server
+    import threading
+    got = []
+
+    class Consumer(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            n = int(self.headers.get("Content-Length", "0"))
+            got.append(self.rfile.read(n))
+            self.send_response(202)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer((HOST, 0), Consumer)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        def subscribe(consumer):
+            return c.call("Subscribe", f"<wsnt:ConsumerReference><wsa:Address>{consumer}</wsa:Address>"
+                          "</wsnt:ConsumerReference><wsnt:Filter><wsnt:TopicExpression "
+                          'Dialect="http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet">'
+                          "tns1:VideoSource/MotionAlarm</wsnt:TopicExpression></wsnt:Filter>"
+                          "<wsnt:InitialTerminationTime>PT60S</wsnt:InitialTerminationTime>",
+                          prefix="wsnt", path="/onvif/events_service")
+
+        r = subscribe(f"http://{HOST}:{srv.server_address[1]}/notify")
+        if not check_answer("wsnt:Subscribe: answered, valid", r, "wsnt", "Subscribe"):
+            return
+        deadline = time.monotonic() + 20
+        states = []
+        while time.monotonic() < deadline and len(set(states)) < 2:
+            time.sleep(0.2)
+            states = [value for b in list(got) for (_, _, value, op, _) in motion_messages(b) if op == "Changed"]
+        problems = [p for b in list(got) for p in validate_body(b)]
+        topics = {t for b in list(got) for (t, *_) in motion_messages(b)}
+        R.check("push subscription: Notify POSTs arrive with the Initialized state, then motion true and false",
+                len(got) >= 3 and {"true", "false"} <= set(states), f"{len(got)} posts, changes {states}")
+        R.check("push subscription: only the subscribed topic is sent", topics == {"tns1:VideoSource/MotionAlarm"},
+                short(topics))
+        R.check("push subscription: every Notify is valid against the schemas", got and not problems,
+                short(problems))
+        r = subscribe("http://192.0.2.99:9/notify")
+        R.check("push subscription to a third host is refused (env:Sender)", is_fault(r[2], "Sender"),
+                f"HTTP {r[0]} {short(r[2])}")
+    finally:
+        srv.shutdown()
+
+
 def check_discovery(c, ports):
     """freeholdd answers a WS-Discovery probe on loopback (where its listeners are bound) with its own XAddrs and
     the endpoint reference that GetEndpointReference reports; a probe for another device type gets no answer."""
@@ -1121,6 +1174,7 @@ def main():
         motion = Motion(binary, ports["https"], user, pw)
         if want("events"):
             check_events(c, motion)
+            check_push_subscription(c)
         if want("node"):
             if R.check("the npm onvif client is installed in tests/e2e/node_modules", npm_problem is None,
                        npm_problem or ""):
