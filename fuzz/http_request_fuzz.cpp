@@ -79,7 +79,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
   if (ec || !parser.is_done()) return 0;
 
   // Vary the peer so the per-address lockout does not close every path after five failures.
-  auto req = web::to_request(parser.get(), "192.0.2." + std::to_string(size % 250 + 1), true);
+  auto req = web::to_request(parser.get(), web::Peer{"192.0.2." + std::to_string(size % 250 + 1), "192.0.2.254"}, true);
   bool done = false;
   asio::co_spawn(state.io, state.api->handle(std::move(req)), [&](std::exception_ptr e, web::Response r) {
     if (e) std::abort();  // handle() must turn every failure into a response

@@ -20,6 +20,7 @@
 #include "core/device_model.hpp"
 #include "core/legacy_auth.hpp"
 #include "core/lockout.hpp"
+#include "media/ptz.hpp"
 #include "onvif/service.hpp"
 #include "onvif/wsse.hpp"
 
@@ -40,6 +41,7 @@ struct World {
   DeviceModel model{Config()};
   boost::asio::io_context io;
   boost::asio::thread_pool pool{1};
+  media::DigitalPtz ptz;
   std::unique_ptr<onvif::Service> service;
 
   World() {
@@ -56,7 +58,8 @@ struct World {
     service = std::make_unique<onvif::Service>(onvif::ServiceDeps{
         model, *accounts, *audit, *auth, io.get_executor(), pool.get_executor(), web::DeviceInfo{}, "serial",
         "urn:uuid:00000000-0000-5000-8000-000000000000", true, 443, 80, 554, 322, nullptr,
-        [](const std::string&) { return web::Snapshot{"", "no camera", 0}; }, nullptr});
+        [](const std::string&) { return web::Snapshot{"", "no camera", 0}; }, nullptr,
+        [this] { return static_cast<media::PtzDriver*>(&ptz); }});
   }
   ~World() { std::filesystem::remove_all(dir); }
 };

@@ -70,11 +70,6 @@ Response parse_failure(const beast::error_code& ec, size_t body_limit) {
 
 }  // namespace
 
-struct Peer {
-  std::string remote;
-  std::string local;
-};
-
 Request to_request(const http::request<http::string_body>& r, const Peer& peer, bool tls) {
   Request req;
   req.method = std::string(r.method_string());

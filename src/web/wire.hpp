@@ -10,7 +10,13 @@
 
 namespace freehold::web {
 
+// The two ends of a connection: the peer's address and the local one it connected to.
+struct Peer {
+  std::string remote;
+  std::string local;
+};
+
 [[nodiscard]] Request to_request(const boost::beast::http::request<boost::beast::http::string_body>& r,
-                                 const std::string& remote, bool tls);
+                                 const Peer& peer, bool tls);
 
 }  // namespace freehold::web
