@@ -3,6 +3,8 @@
 // profiles with one video source and one encoder configuration each. Encoder changes go through the device
 // model, which reconfigures the running stream; the profiles themselves are fixed.
 #include <array>
+#include <cmath>
+#include <cstdlib>
 #include <cstdio>
 
 #include "onvif/ops.hpp"
@@ -304,14 +306,18 @@ struct EncoderChange {
   std::optional<Fault> fault;
 };
 
-long long number_of(pugi::xml_node n, long long fallback) {
+// The element's integer value (xs:int, or a float such as "25.0"), `fallback` when absent; `bad` is set when the
+// text is not a number in ±1e9.
+long long number_of(pugi::xml_node n, long long fallback, bool& bad) {
   const std::string t = text_of(n);
   if (t.empty()) return fallback;
-  try {
-    return static_cast<long long>(std::stod(t));
-  } catch (...) {
+  char* end = nullptr;
+  const double v = std::strtod(t.c_str(), &end);
+  if (*end != '\0' || !std::isfinite(v) || v < -1e9 || v > 1e9) {
+    bad = true;
     return fallback;
   }
+  return std::llround(v);
 }
 
 EncoderChange encoder_change(const Call& c, pugi::xml_node conf, const std::string& stream) {
@@ -326,12 +332,24 @@ EncoderChange encoder_change(const Call& c, pugi::xml_node conf, const std::stri
     return out;
   }
   const auto res = child(conf, "Resolution");
-  const long long w = number_of(child(res, "Width"), now.width), h = number_of(child(res, "Height"), now.height);
+  bool bad = false;
+  const long long w = number_of(child(res, "Width"), now.width, bad);
+  const long long h = number_of(child(res, "Height"), now.height, bad);
   const auto rc = child(conf, "RateControl");
-  long long fps = number_of(child(rc, "FrameRateLimit"), now.fps);
-  long long kbps = number_of(child(rc, "BitrateLimit"), now.kbps);
-  long long gop = number_of(child(child(conf, "H264"), "GovLength"), now.gop);
-  if (auto a = conf.attribute("GovLength")) gop = a.as_llong(gop);  // Media2
+  long long fps = number_of(child(rc, "FrameRateLimit"), now.fps, bad);
+  long long kbps = number_of(child(rc, "BitrateLimit"), now.kbps, bad);
+  long long gop = number_of(child(child(conf, "H264"), "GovLength"), now.gop, bad);
+  if (auto a = conf.attribute("GovLength")) {  // Media2
+    char* end = nullptr;
+    const long long g = std::strtoll(a.value(), &end, 10);
+    if (*end != '\0' || g < 0 || g > 1000000000) bad = true;
+    gop = g;
+  }
+  if (bad) {
+    out.fault = invalid_arg("Width, Height, FrameRateLimit, BitrateLimit and GovLength must be integers",
+                            "ter:ConfigModify");
+    return out;
+  }
   if (auto cbr = rc.attribute("ConstantBitRate")) {
     out.values.emplace_back(p + "rate_control", Value{std::string(cbr.as_bool() ? "cbr" : "vbr")});
   }
