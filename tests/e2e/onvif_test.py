@@ -595,6 +595,17 @@ def check_operations(c):
     if cfg is not None:
         inner = ET.tostring(cfg, encoding="unicode")  # namespaces declared inline
         op("trt", "SetVideoEncoderConfiguration", inner + "<trt:ForcePersistence>true</trt:ForcePersistence>")
+        for bad_width, what in (("8.9e49", "a huge number"), ("wide", "not a number"), ("641", "an odd width")):
+            wrong = re.sub(r"(<(?:\w+:)?Width>)[^<]*(</)", rf"\g<1>{bad_width}\g<2>", inner, count=1)
+            r = call_op(c, "trt", "SetVideoEncoderConfiguration",
+                        wrong + "<trt:ForcePersistence>true</trt:ForcePersistence>")
+            check_fault(f"trt:SetVideoEncoderConfiguration with {what} as Width: env:Sender/ter:InvalidArgVal",
+                        r, 400, "Sender", "InvalidArgVal")
+        before = re.search(r"<(?:\w+:)?Width>([^<]*)<", inner)
+        r = call_op(c, "trt", "GetVideoEncoderConfiguration", f"<trt:ConfigurationToken>{vec}</trt:ConfigurationToken>")
+        after = first_text(r[2], ".//tt:Resolution/tt:Width")
+        R.check("the refused encoder changes changed nothing", before and after == before.group(1),
+                f"before {before.group(1) if before else None}, after {after}")
     else:
         R.check("trt:SetVideoEncoderConfiguration: needs a configuration from GetVideoEncoderConfiguration", False)
     for proto, label in (("RTSP", "RTSP (RTP over the RTSP TCP connection)"), ("UDP", "RTP over UDP")):
