@@ -49,6 +49,11 @@ void DigitalPtz::Axis::go(Clock::time_point now, double target, double units_per
   to = target;
   start = now;
   const double seconds = std::abs(to - from) / units_per_second;
+  if (!(units_per_second > 0) || !std::isfinite(seconds)) {  // speed 0 (or a NaN target): no move, not 0/0
+    to = from;
+    end = now;
+    return;
+  }
   end = now + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
 }
 
