@@ -28,7 +28,7 @@ import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
 
-from common import die_with_parent, short
+from common import Report, die_with_parent, short
 
 HOST = "127.0.0.1"
 WIDTH, HEIGHT = 640, 360
@@ -48,21 +48,6 @@ try:
     import onvif_validate  # the ONVIF XSD validator of the e2e.onvif test, when it is there
 except ImportError:
     onvif_validate = None
-
-
-class Report:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, name, cond, detail=""):
-        if cond:
-            self.passed += 1
-            print(f"ok    {name}", flush=True)
-        else:
-            self.failed += 1
-            print(f"FAIL  {name}" + (f": {detail}" if detail else ""), flush=True)
-        return bool(cond)
 
 
 R = Report()
