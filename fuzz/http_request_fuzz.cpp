@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <string>
 
+#include "support/device_state.hpp"
 #include "web/api.hpp"
 #include "web/wire.hpp"
 
@@ -23,31 +24,15 @@ using namespace freehold;
 
 namespace {
 
-struct State {
-  std::filesystem::path dir;
-  std::optional<crypto::DeviceKey> key;
-  Database db{":memory:"};
-  std::optional<Audit> audit;
-  std::optional<Accounts> accounts;
-  DeviceModel model{Config{}};
-  Sessions sessions{std::chrono::minutes(30), std::chrono::hours(12)};
-  Lockout lockout{5, std::chrono::seconds(30)};
+// A claimed device with an admin and its session; the API over it.
+struct State : test::DeviceState {
   asio::thread_pool pool{1};
   asio::io_context io;
   std::optional<web::Api> api;
   std::string token;
 
   State() {
-    if (!crypto::init()) std::abort();
-    char t[] = "/tmp/freehold-fuzz-XXXXXX";
-    dir = mkdtemp(t);
-    std::string err;
-    key = crypto::DeviceKey::load_or_create(dir / "device.key", &err);
-    audit.emplace(db);
-    accounts.emplace(db, *key);
-    if (accounts->create("admin", Role::admin, crypto::hash_password("fuzzing-password"), "fuzzing-password")) {
-      std::abort();
-    }
+    add_user("admin", Role::admin, "fuzzing-password");
     token = sessions.create("admin", Role::admin, std::chrono::steady_clock::now()).token;
     api.emplace(web::ApiDeps{model, *accounts, *audit, sessions, lockout, pool.get_executor(), {}, 443, {}, {}});
   }

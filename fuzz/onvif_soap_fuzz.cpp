@@ -14,6 +14,7 @@
 #include <pugixml.hpp>
 #include <string_view>
 
+#include "support/device_state.hpp"
 #include "core/accounts.hpp"
 #include "core/audit.hpp"
 #include "core/crypto.hpp"
@@ -28,40 +29,29 @@ namespace {
 
 using namespace freehold;
 
-constexpr std::string_view kPassword = "fuzzing password 1";
+constexpr const char* kPassword = "fuzzing password 1";
 
-struct World {
-  std::filesystem::path dir;
-  std::optional<crypto::DeviceKey> key;
-  std::unique_ptr<Database> db;
-  std::unique_ptr<Accounts> accounts;
-  std::unique_ptr<Audit> audit;
-  Lockout lockout{1000000, std::chrono::seconds(5)};
+struct World : test::DeviceState {
   std::unique_ptr<LegacyAuth> auth;
-  DeviceModel model{Config()};
   boost::asio::io_context io;
   boost::asio::thread_pool pool{1};
   media::DigitalPtz ptz;
   std::unique_ptr<onvif::Service> service;
 
-  World() {
-    if (!crypto::init()) std::abort();
-    char t[] = "/tmp/freehold-fuzz-onvif-XXXXXX";
-    dir = mkdtemp(t);
-    std::string err;
-    key = crypto::DeviceKey::load_or_create(dir / "device.key", &err);
-    db = std::make_unique<Database>(dir / "x.db");
-    accounts = std::make_unique<Accounts>(*db, *key);
-    audit = std::make_unique<Audit>(*db);
-    if (accounts->create("admin", Role::admin, crypto::hash_password(kPassword), kPassword)) std::abort();
+  // A lockout that never locks the fuzzer out.
+  World() : DeviceState(1000000, std::chrono::seconds(5)) {
+    add_user("admin", Role::admin, kPassword);
     auth = std::make_unique<LegacyAuth>(*accounts, lockout, *audit);
     service = std::make_unique<onvif::Service>(onvif::ServiceDeps{
         model, *accounts, *audit, *auth, io.get_executor(), pool.get_executor(), web::DeviceInfo{}, "serial",
         "urn:uuid:00000000-0000-5000-8000-000000000000", true, 443, 80, 554, 322, nullptr,
         [](const std::string&) { return web::Snapshot{"", "no camera", 0}; }, nullptr,
-        [this] { return static_cast<media::PtzDriver*>(&ptz); }});
+        [this] { return static_cast<media::PtzDriver*>(&ptz); }, nullptr});
   }
-  ~World() { std::filesystem::remove_all(dir); }
+  ~World() {
+    service.reset();
+    auth.reset();
+  }
 };
 
 }  // namespace

@@ -15,7 +15,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <freehold/version.hpp>
+#include <cmath>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -28,17 +30,24 @@
 #include "core/crypto.hpp"
 #include "core/db.hpp"
 #include "core/device_model.hpp"
+#include "core/event_store.hpp"
+#include "core/events.hpp"
 #include "core/legacy_auth.hpp"
 #include "core/lockout.hpp"
 #include "core/log.hpp"
 #include "core/sessions.hpp"
+#include "core/sysinfo.hpp"
 #include "core/tls_cert.hpp"
+#include "core/url.hpp"
 #include "hal/source.hpp"
 #include "onvif/discovery.hpp"
 #include "onvif/service.hpp"
 #include "media/encoder.hpp"
+#include "analytics/engine.hpp"
 #include "media/camera.hpp"
 #include "media/jpeg.hpp"
+#include "mqtt/adapter.hpp"
+#include "net/host_info.hpp"
 #include "rtsp/server.hpp"
 #include "web/api.hpp"
 #include "web/server.hpp"
@@ -50,11 +59,14 @@ using namespace freehold;
 namespace {
 
 constexpr int kExitUsage = 2;
+// A restart asked for over ONVIF or MQTT: the systemd unit restarts on this status (RestartForceExitStatus).
+constexpr int kExitRestart = 75;
 constexpr auto kStopGrace = std::chrono::milliseconds(1500);
 
 struct Options {
   std::optional<fs::path> config_file;
   std::optional<fs::path> state_dir;
+  std::optional<std::string> mqtt;  // --mqtt URL, with optional user:password@
   bool demo = false;
 };
 
@@ -63,6 +75,8 @@ void print_help() {
                "Freehold device daemon: video streaming, ONVIF, MQTT and a web UI under the owner's control.\n\n"
                "  --config FILE        configuration file (default: STATE_DIR/freeholdd.toml)\n"
                "  --state-dir DIR      where keys, users and the audit log live (default: /var/lib/freehold)\n"
+               "  --mqtt URL           MQTT broker: mqtt[s]://[user:password@]host[:port] (sets mqtt.url,\n"
+               "                       mqtt.username and mqtt.password, and saves them in the configuration)\n"
                "  --demo               try it out: a fresh state directory unless --state-dir is given, unprivileged\n"
                "                       ports, and an admin with a random password printed once\n"
                "  --check-config FILE  validate FILE; print 'file:line: message' per problem; exit 0 or 2\n"
@@ -159,6 +173,13 @@ std::optional<Options> parse_args(int argc, char** argv, int& exit_code) {
         break;
       }
       o.state_dir = *v;
+    } else if (a == "--mqtt") {
+      auto v = value("--mqtt");
+      if (!v) {
+        exit_code = kExitUsage;
+        break;
+      }
+      o.mqtt = *v;
     } else if (a == "--demo") {
       o.demo = true;
     } else {
@@ -207,6 +228,7 @@ class Daemon final {
     log::info("tls.identity", {{"fingerprint_sha256", identity->fingerprint_sha256}});
 
     if (!prepare_accounts()) return 1;
+    if (!open_events()) return 1;
 
     web::DeviceInfo info;
     info.firmware_version = kVersion;
@@ -215,7 +237,8 @@ class Daemon final {
     info.started = started_;
     api_.emplace(web::ApiDeps{model_, accounts_, audit_, sessions_, lockout_, slow_work_.get_executor(), info,
                               static_cast<int>(cfg().get_int("http.https_port")),
-                              [this] { return streams_status(); }, [this] { return take_snapshot(); }});
+                              [this] { return streams_status(); }, [this] { return take_snapshot(); },
+                              &*events_, event_store_.get()});
     web::ServerOptions so;
     so.bind_address = cfg().get_string("http.bind");
     so.https_port = static_cast<std::uint16_t>(cfg().get_int("http.https_port"));
@@ -234,7 +257,9 @@ class Daemon final {
     changes_ = model_.subscribe([this](const Change& c) { on_change(c); });
     handle_signals();
     tick_uptime();
-    tick_scene_motion();
+    tick_sensors();
+    info_ = info;
+    start_mqtt();
 
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
     log::info("http.ready", {{"https_port", server_->https_port()},
@@ -246,13 +271,35 @@ class Daemon final {
     // suspended connections) are destroyed with the pool, before io_.
     slow_work_.stop();
     slow_work_.join();
+    if (analytics_) analytics_->stop();
     if (camera_) camera_->stop();
     log::info("daemon.stopped");
-    return 0;
+    return restart_requested_ ? kExitRestart : 0;
   }
 
  private:
   const Config& cfg() const { return model_.config(); }
+
+  // The event history in the state directory, and the bus (ids continue after the newest one ever stored).
+  bool open_events() {
+    std::string err;
+    event_store_ = EventStore::open(state_dir_ / "events.db", state_dir_ / "snapshots", event_limits(), &err);
+    if (!event_store_) {
+      log::error("events.store_failed", {{"error", err}});
+      return false;
+    }
+    events_.emplace(event_store_->last_id() + 1);
+    event_store_sub_ = events_->subscribe([this](const Event& e) {
+      log::info("event.published", {{"type", e.type}, {"id", e.id}});
+      (void)event_store_->add(e);  // a full queue is counted and logged by the store
+    });
+    return true;
+  }
+
+  EventStore::Limits event_limits() const {
+    return {cfg().get_int("events.max_count"), std::chrono::hours(24 * cfg().get_int("events.retention_days")),
+            cfg().get_int("events.snapshot_max_mb") << 20};
+  }
 
   // ONVIF at /onvif/ on both HTTP listeners; the motion sensor's state feeds its events.
   void start_onvif(const web::DeviceInfo& info, const web::ServerOptions& so) {
@@ -272,11 +319,8 @@ class Daemon final {
           }
         },
         [this](const std::string&) { return take_snapshot(); },
-        [this] {
-          log::notice("daemon.reboot_requested", {{"by", "onvif"}});
-          asio::post(io_, [this] { stop(); });
-        },
-        [this]() -> media::PtzDriver* { return camera_ ? camera_->ptz() : nullptr; }});
+        [this] { request_restart("onvif"); },
+        [this]() -> media::PtzDriver* { return camera_ ? camera_->ptz() : nullptr; }, &*events_});
     server_->mount("/onvif/", [this](web::Request r) { return onvif_->handle(std::move(r)); }, true);
     start_discovery(endpoint, info.model, so);
   }
@@ -342,6 +386,7 @@ class Daemon final {
       log::error("rtsp.listen_failed", {{"error", *e}});
       return false;
     }
+    start_analytics();
     camera_->start();
     log::info("rtsp.ready", {{"port", rtsp_->port()}, {"tls_port", rtsp_->tls_port()},
                              {"streams", camera_->streams().size()}});
@@ -436,6 +481,10 @@ class Daemon final {
                     host.c_str(), rtsp_->tls_port(), host.c_str(), rtsp_->tls_port());
       }
     }
+    if (mqtt_) {
+      std::printf("  MQTT:              %s, topics %s/#\n", cfg().get_string("mqtt.url").c_str(),
+                  mqtt_->topics().base().c_str());
+    }
     if (!demo_password_.empty()) {
       std::printf("\nAdmin credentials (shown only this once):\n  username: admin\n  password: %s\n\n",
                   demo_password_.c_str());
@@ -447,7 +496,21 @@ class Daemon final {
   }
 
   void on_change(const Change& c) {
+    if (c.kind == Change::Kind::action) {
+      if (c.key == "restart") request_restart(c.actor);
+      return;
+    }
     if (c.kind != Change::Kind::setting) return;
+    if (c.key.starts_with("mqtt.") && !mqtt_restart_pending_) {
+      // One restart of the client for all the keys of one change, after the change is complete.
+      mqtt_restart_pending_ = true;
+      asio::post(io_, [this] {
+        mqtt_restart_pending_ = false;
+        if (mqtt_) mqtt_->stop(std::chrono::milliseconds(500));
+        mqtt_.reset();
+        start_mqtt();
+      });
+    }
     audit_.record(c.actor, c.source, "setting_changed", c.key + "=" + display_value(*find_setting(c.key), c.value));
     apply_runtime_settings();
     if (c.actor == "config-file") return;  // it came from the file: nothing to write back
@@ -480,6 +543,8 @@ class Daemon final {
     lockout_.configure(static_cast<int>(cfg().get_int("security.lockout_threshold")),
                        std::chrono::seconds(cfg().get_int("security.lockout_seconds")));
     if (camera_) camera_->apply(cfg());
+    if (analytics_) analytics_->configure(analytics::analytics_settings(cfg()));
+    if (event_store_) event_store_->set_limits(event_limits());
     if (server_) {
       server_->set_limits(static_cast<size_t>(cfg().get_int("http.max_body_bytes")),
                           std::chrono::seconds(cfg().get_int("http.request_timeout_s")));
@@ -512,9 +577,16 @@ class Daemon final {
     });
   }
 
+  void request_restart(const std::string& by) {
+    log::notice("daemon.reboot_requested", {{"by", by}, {"exit_status", kExitRestart}});
+    restart_requested_ = true;
+    asio::post(io_, [this] { stop(); });
+  }
+
   void stop() {
     uptime_timer_.cancel();
-    motion_timer_.cancel();
+    sensor_timer_.cancel();
+    if (mqtt_) mqtt_->stop(std::chrono::milliseconds(1000));
     if (onvif_) onvif_->stop();
     if (discovery_) discovery_->stop();  // Bye
     server_->stop();
@@ -533,17 +605,131 @@ class Daemon final {
     uptime_timer_.async_wait([this](const boost::system::error_code&) { wait_for_connections(); });
   }
 
-  // Until on-device analytics lands, the synthetic scene's own script is the motion sensor: the box moves, rests,
-  // moves again (hal::synthetic_box_moving). Other sources report no motion.
-  void tick_scene_motion() {
-    if (!camera_ || cfg().get_string("source.kind") != "synthetic") return;
-    const auto picture = camera_->latest_picture();
-    const bool moving = picture && cfg().get_bool("motion.enabled") &&
-                        hal::synthetic_box_moving(picture->index, camera_->capture().fps());
-    model_.publish_state("motion", moving);
-    motion_timer_.expires_after(std::chrono::milliseconds(100));
-    motion_timer_.async_wait([this](const boost::system::error_code& ec) {
-      if (!ec) tick_scene_motion();
+  // Analytics on the camera's raw pictures; their events and sensor states are handed to the I/O thread, where the
+  // bus and the device model live. An encoded source (passthrough) has no raw pictures to analyse.
+  void start_analytics() {
+    if (camera_->capture().format() != hal::PixelFormat::i420) {
+      log::notice("analytics.off", {{"reason", "the source gives encoded pictures (passthrough); set source.decode = "
+                                               "true to decode a file for analytics"}});
+      return;
+    }
+    analytics::AnalyticsSink sink;
+    sink.event = [this](Event e) { asio::post(io_, [this, e = std::move(e)]() mutable { publish_event(std::move(e)); }); };
+    sink.state = [this](std::string_view entity, bool on) {
+      asio::post(io_, [this, entity = std::string(entity), on] { model_.publish_state(entity, on); });
+    };
+    analytics_ = std::make_unique<analytics::Engine>(camera_->capture(), analytics::analytics_settings(cfg()),
+                                                     std::move(sink));
+    analytics_->start();
+  }
+
+  void publish_event(Event e) {
+    const bool start = e.type == event_type::motion_start;
+    if (e.type == event_type::motion_end) e.related = motion_start_id_;
+    const std::int64_t id = events_->publish(std::move(e));
+    if (start) motion_start_id_ = id;
+  }
+
+  // MQTT, when the owner named a broker: nothing connects out otherwise.
+  void start_mqtt() {
+    if (cfg().get_string("mqtt.url").empty()) return;
+    std::string mac;
+    for (const auto& i : net::interfaces()) {
+      if (!i.mac.empty()) {
+        mac = i.mac;
+        break;
+      }
+    }
+    mqtt::DeviceIdentity device;
+    const std::string configured = cfg().get_string("mqtt.device_id");
+    device.id = configured.empty()
+                    ? mqtt::default_device_id(info_.model, mac, crypto::hex(crypto::sha256(info_.tls_fingerprint)))
+                    : configured;
+    device.name = cfg().get_string("device.name");
+    device.manufacturer = info_.manufacturer;
+    device.model = info_.model;
+    device.sw_version = kVersion;
+    device.mac = mac;
+    device.configuration_url = "https://" + net::hostname() + ":" + std::to_string(server_->https_port()) + "/";
+    std::vector<std::string> caps{"rest"};
+    if (rtsp_) caps.push_back("rtsp");
+    if (onvif_) caps.push_back("onvif");
+    if (analytics_) caps.insert(caps.end(), {"motion", "person", "tamper"});
+    if (camera_ && camera_->ptz()) caps.push_back("ptz");
+    mqtt_.emplace(mqtt::AdapterDeps{model_, *events_, io_.get_executor(), device,
+                                    [this](std::function<void(std::string)> done) {
+                                      asio::post(slow_work_, [this, done = std::move(done)]() mutable {
+                                        std::string jpeg = take_snapshot().jpeg;
+                                        asio::post(io_, [done = std::move(done), jpeg = std::move(jpeg)] { done(jpeg); });
+                                      });
+                                    },
+                                    [this] { return telemetry(); }, caps,
+                                    state_dir_ / "mqtt-outbox.cursor",
+                                    [this](std::int64_t after, int limit) {
+                                      // Events still in the writer's queue must be readable.
+                                      (void)event_store_->flush(std::chrono::milliseconds(1000));
+                                      EventStore::Query q;
+                                      q.after_id = after;
+                                      q.limit = limit;
+                                      return event_store_->query(q).events;
+                                    }});
+    if (auto e = mqtt_->start()) {
+      log::error("mqtt.config_invalid", {{"error", *e}});
+      mqtt_.reset();
+    }
+  }
+
+  nlohmann::json telemetry() {
+    nlohmann::json t{{"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
+                                                                                  started_)
+                                      .count()}};
+    if (auto v = model_.state("cpu")) t["cpu_percent"] = std::get<std::int64_t>(*v);
+    if (auto rss = process_rss_bytes()) t["memory_rss_bytes"] = *rss;
+    if (auto avail = memory_available_bytes()) t["memory_available_bytes"] = *avail;
+    if (auto c = temperature_c()) t["temperature_c"] = *c;
+    nlohmann::json streams = nlohmann::json::array();
+    for (const media::VideoStream* s : camera_ ? camera_->streams() : std::vector<media::VideoStream*>{}) {
+      const auto rate = stream_rates_.find(s->name());
+      streams.push_back({{"name", s->name()},
+                         {"width", s->width()},
+                         {"height", s->height()},
+                         {"fps_configured", s->fps()},
+                         {"fps", rate == stream_rates_.end() ? 0.0 : rate->second.fps},
+                         {"bitrate_kbps", rate == stream_rates_.end() ? 0.0 : rate->second.kbps},
+                         {"readers", s->readers()}});
+    }
+    t["streams"] = streams;
+    std::error_code ec;
+    const auto space = fs::space(state_dir_, ec);
+    if (!ec) t["storage"] = {{"free_bytes", space.available}, {"total_bytes", space.capacity}};
+    return t;
+  }
+
+  // The diagnostic sensors (CPU, memory, the main stream's frame rate and bitrate), every 10 s.
+  void tick_sensors() {
+    constexpr auto kInterval = std::chrono::seconds(10);
+    model_.publish_state("cpu", static_cast<std::int64_t>(std::lround(cpu_.sample())));
+    if (auto rss = process_rss_bytes()) model_.publish_state("memory", *rss >> 20);
+    const auto now = std::chrono::steady_clock::now();
+    for (const media::VideoStream* s : camera_ ? camera_->streams() : std::vector<media::VideoStream*>{}) {
+      const auto st = s->stats();
+      auto& r = stream_rates_[s->name()];
+      const double dt = std::chrono::duration<double>(now - r.at).count();
+      if (r.at != std::chrono::steady_clock::time_point{} && dt > 0) {
+        r.fps = static_cast<double>(st.frames_encoded - r.frames) / dt;
+        r.kbps = static_cast<double>(st.bytes_encoded - r.bytes) * 8 / 1000 / dt;
+      }
+      r.at = now;
+      r.frames = st.frames_encoded;
+      r.bytes = st.bytes_encoded;
+    }
+    if (auto main = stream_rates_.find("main"); main != stream_rates_.end()) {
+      model_.publish_state("fps", static_cast<std::int64_t>(std::lround(main->second.fps)));
+      model_.publish_state("bitrate", static_cast<std::int64_t>(std::lround(main->second.kbps)));
+    }
+    sensor_timer_.expires_after(kInterval);
+    sensor_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) tick_sensors();
     });
   }
 
@@ -568,12 +754,14 @@ class Daemon final {
   DeviceModel model_;
   Sessions sessions_;
   Lockout lockout_;
+  std::unique_ptr<EventStore> event_store_;
+  std::optional<EventBus> events_;  // detectors publish here (on the I/O thread)
+  EventBus::EventSignal::Subscription event_store_sub_;
   asio::io_context io_{1};
   asio::thread_pool slow_work_{1};  // after io_: destroyed first, with the coroutines its queue may still hold
   asio::ssl::context tls_;
   asio::signal_set signals_;
   asio::steady_timer uptime_timer_;
-  asio::steady_timer motion_timer_{io_};
   std::optional<web::Api> api_;
   LegacyAuth legacy_auth_{accounts_, lockout_, audit_};
   std::optional<onvif::Service> onvif_;
@@ -583,6 +771,20 @@ class Daemon final {
   std::optional<web::Server> server_;
   std::unique_ptr<media::Camera> camera_;
   std::optional<rtsp::Server> rtsp_;  // after camera_: destroyed first, detaching from its streams
+  std::unique_ptr<analytics::Engine> analytics_;  // after camera_: stopped first
+  std::int64_t motion_start_id_ = 0;              // the motion_end that follows refers to it
+  struct StreamRate {
+    std::chrono::steady_clock::time_point at;
+    std::uint64_t frames = 0, bytes = 0;
+    double fps = 0, kbps = 0;
+  };
+  std::map<std::string, StreamRate> stream_rates_;
+  CpuMeter cpu_;
+  asio::steady_timer sensor_timer_{io_};
+  web::DeviceInfo info_;
+  std::optional<mqtt::Adapter> mqtt_;  // after the bus, the model and the camera: stopped and destroyed first
+  bool mqtt_restart_pending_ = false;
+  bool restart_requested_ = false;
   DeviceModel::ChangeSignal::Subscription changes_;
   std::string demo_password_;
   bool save_pending_ = false;
@@ -641,6 +843,19 @@ int main(int argc, char** argv) {
     // configuration file (which then decides).
     if (!opts->config_file && !config->get_bool("http.plain_enabled")) {
       config->set_validated("http.plain_enabled", true);
+    }
+  }
+  if (opts->mqtt) {
+    std::string why;
+    auto url = parse_service_url(*opts->mqtt, mqtt_schemes(), true, &why);
+    if (!url) {
+      std::cerr << "freeholdd: --mqtt: " << why << "\n";
+      return kExitUsage;
+    }
+    config->set_validated("mqtt.url", url->scheme + "://" + host_port(*url));
+    if (!url->username.empty()) {
+      config->set_validated("mqtt.username", url->username);
+      config->set_validated("mqtt.password", url->password);
     }
   }
   if (auto l = log::parse_level(config->get_string("log.level"))) log::set_level(*l);

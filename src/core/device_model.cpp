@@ -16,11 +16,23 @@ std::vector<Entity> build_entities() {
   e.push_back({"motion_detection", "Motion detection", Component::switch_, "motion.enabled", "", "", "config"});
   e.push_back(
       {"motion_sensitivity", "Motion sensitivity", Component::number, "motion.sensitivity", "", "%", "config"});
+  e.push_back({"person_detection", "Person detection", Component::switch_, "person.enabled", "", "", "config"});
   e.push_back({"day_night_mode", "Day/night mode", Component::select, "image.day_night", "", "", "config"});
   e.push_back({"brightness", "Brightness", Component::number, "image.brightness", "", "%", "config"});
   e.push_back({"contrast", "Contrast", Component::number, "image.contrast", "", "%", "config"});
   e.push_back({"motion", "Motion", Component::binary_sensor, "", "motion", "", ""});
+  e.push_back({"person", "Person", Component::binary_sensor, "", "occupancy", "", ""});
+  e.push_back({"tamper", "Tampering", Component::binary_sensor, "", "tamper", "", "diagnostic"});
   e.push_back({"uptime", "Uptime", Component::sensor, "", "duration", "s", "diagnostic"});
+  e.push_back({"cpu", "CPU", Component::sensor, "", "", "%", "diagnostic"});
+  e.push_back({"memory", "Memory", Component::sensor, "", "data_size", "MiB", "diagnostic"});
+  e.push_back({"fps", "Frame rate", Component::sensor, "", "", "fps", "diagnostic"});
+  e.push_back({"bitrate", "Bitrate", Component::sensor, "", "data_rate", "kbit/s", "diagnostic"});
+  e.push_back({"snapshot", "Snapshot", Component::camera, "", "", "", ""});
+  e.push_back({"detection", "Detection", Component::event, "", "", "", ""});
+  e.push_back({"take_snapshot", "Take snapshot", Component::button, "", "", "", ""});
+  e.push_back({"restart", "Restart", Component::button, "", "restart", "", "config"});
+  e.push_back({"firmware", "Firmware", Component::update, "", "firmware", "", "config"});
   return e;
 }
 
@@ -34,12 +46,18 @@ std::string_view component_name(Component c) {
     case Component::select: return "select";
     case Component::sensor: return "sensor";
     case Component::binary_sensor: return "binary_sensor";
+    case Component::button: return "button";
+    case Component::camera: return "camera";
+    case Component::event: return "event";
+    case Component::update: return "update";
   }
   return "sensor";
 }
 
 DeviceModel::DeviceModel(Config initial) : config_(std::move(initial)), entities_(build_entities()) {
   states_.emplace("motion", Value{false});
+  states_.emplace("person", Value{false});
+  states_.emplace("tamper", Value{false});
   states_.emplace("uptime", Value{std::int64_t{0}});
 }
 
@@ -99,6 +117,15 @@ std::optional<Value> DeviceModel::state(std::string_view object_id) const {
   auto it = states_.find(object_id);
   if (it == states_.end()) return std::nullopt;
   return it->second;
+}
+
+std::optional<std::string> DeviceModel::press(std::string_view object_id, const Requester& who) {
+  const Entity* e = find_entity(object_id);
+  if (e == nullptr) return "no entity '" + std::string(object_id) + "'";
+  if (e->component != Component::button) return "'" + std::string(object_id) + "' is not a button";
+  if (who.role && !role_at_least(*who.role, Role::operator_)) return "pressing a button needs the operator role";
+  changes_.emit({Change::Kind::action, std::string(object_id), Value{true}, who.actor, who.source});
+  return std::nullopt;
 }
 
 void DeviceModel::publish_state(std::string_view object_id, Value value) {

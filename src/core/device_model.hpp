@@ -17,12 +17,12 @@
 
 namespace freehold {
 
-enum class Component { stream, switch_, number, select, sensor, binary_sensor };
+enum class Component { stream, switch_, number, select, sensor, binary_sensor, button, camera, event, update };
 
 [[nodiscard]] std::string_view component_name(Component c);
 
 // An entity as adapters present it (Home Assistant, ONVIF, web UI). Writable entities are bound to a setting;
-// read-only ones (sensors) carry a state that the device publishes.
+// read-only ones (sensors) carry a state that the device publishes; buttons carry an action (press()).
 struct Entity {
   std::string object_id;  // stable, [a-z0-9_]
   std::string name;
@@ -34,9 +34,9 @@ struct Entity {
 };
 
 struct Change {
-  enum class Kind { setting, state };
+  enum class Kind { setting, state, action };
   Kind kind = Kind::setting;
-  std::string key;  // setting key, or entity object_id for states
+  std::string key;  // setting key, or entity object_id for states and actions (a button pressed)
   Value value;
   std::string actor;   // who made it: "user:alice", "config-file", "device"
   std::string source;  // from where: the peer address, or the subsystem ("console", "config-file")
@@ -78,6 +78,10 @@ class DeviceModel final {
 
   // Replaces the whole configuration (SIGHUP reload): applies only what differs, one Change per key.
   SetResult replace(const Config& next, const Requester& who);
+
+  // Presses a button entity: emits an action Change that the daemon carries out. Buttons need the operator role.
+  // Returns the problem (unknown entity, not a button, role too low), or nullopt.
+  [[nodiscard]] std::optional<std::string> press(std::string_view object_id, const Requester& who);
 
   // The current state of an entity: its setting's value, or the last published sensor state.
   [[nodiscard]] std::optional<Value> state(std::string_view object_id) const;

@@ -4,9 +4,12 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cctype>
 #include <string>
 
 #include "core/ptz_presets.hpp"
+#include "core/url.hpp"
+#include "core/zones.hpp"
 
 namespace freehold {
 namespace {
@@ -103,6 +106,53 @@ std::optional<std::string> check_presets(const Value& v) {
   return std::nullopt;
 }
 
+std::optional<std::string> check_zones(const Value& v) {
+  std::string error;
+  if (!parse_zones(std::get<std::string>(v), &error)) return error;
+  return std::nullopt;
+}
+
+std::optional<std::string> check_mqtt_url(const Value& v) {
+  const auto& text = std::get<std::string>(v);
+  if (text.empty()) return std::nullopt;
+  std::string error;
+  if (!parse_service_url(text, mqtt_schemes(), false, &error)) return error;
+  return std::nullopt;
+}
+
+// A topic prefix of one or more levels: no wildcards, no empty level (MQTT 5, 4.7).
+std::optional<std::string> check_topic_prefix(const Value& v) {
+  const auto& t = std::get<std::string>(v);
+  if (t.find_first_of("+#") != std::string::npos) return "must not contain the wildcards + or #";
+  if (t.front() == '/' || t.back() == '/' || t.find("//") != std::string::npos) return "must not have an empty level";
+  for (unsigned char c : t) {
+    if (c < 0x20 || c == 0x7f) return "must not contain control characters";
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_identifier(const Value& v) {
+  for (unsigned char c : std::get<std::string>(v)) {
+    if (!std::isalnum(c) && c != '-' && c != '_') return "may contain only letters, digits, '-' and '_'";
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_fingerprint(const Value& v) {
+  const auto& t = std::get<std::string>(v);
+  if (t.empty()) return std::nullopt;
+  size_t hex = 0;
+  for (unsigned char c : t) {
+    if (std::isxdigit(c)) {
+      ++hex;
+    } else if (c != ':') {
+      return "must be the certificate's SHA-256 in hex (64 digits, ':' allowed between pairs)";
+    }
+  }
+  if (hex != 64) return "must be the certificate's SHA-256 in hex (64 digits, ':' allowed between pairs)";
+  return std::nullopt;
+}
+
 std::optional<std::string> check_even(const Value& v) {
   if (std::get<std::int64_t>(v) % 2) return "must be even (4:2:0 pictures have chroma for pixel pairs)";
   return std::nullopt;
@@ -134,6 +184,44 @@ void add_stream_profile(std::vector<SettingSpec>& out, const std::string& name, 
                            Role::operator_);
   codec_spec.restart_required = true;
   out.push_back(std::move(codec_spec));
+}
+
+// MQTT (mqtt/): off until the owner names a broker. Changes restart the client, not the daemon.
+void add_mqtt(std::vector<SettingSpec>& s) {
+  auto url = text("mqtt.url", "", 0, 512, "Broker: mqtt://host[:1883] or mqtts://host[:8883]; empty: MQTT off");
+  url.check = check_mqtt_url;
+  s.push_back(std::move(url));
+  s.push_back(text("mqtt.username", "", 0, 256, "User name at the broker"));
+  auto password = text("mqtt.password", "", 0, 256, "Password at the broker");
+  password.secret = true;
+  s.push_back(std::move(password));
+  s.push_back(text("mqtt.ca_file", "", 0, 4096,
+                   "mqtts: PEM file of the CA(s) that signed the broker's certificate; empty: the system's CAs"));
+  s.push_back(text("mqtt.cert_file", "", 0, 4096, "mqtts: client certificate (PEM), to log in with a certificate"));
+  s.push_back(text("mqtt.key_file", "", 0, 4096, "mqtts: the client certificate's private key (PEM)"));
+  auto pin = text("mqtt.fingerprint", "", 0, 95,
+                  "mqtts: also require this SHA-256 fingerprint of the broker's certificate (pinning)");
+  pin.check = check_fingerprint;
+  s.push_back(std::move(pin));
+  auto root = text("mqtt.root", "freehold", 1, 64, "First topic level(s) of every topic the device uses");
+  root.check = check_topic_prefix;
+  s.push_back(std::move(root));
+  auto id = text("mqtt.device_id", "", 0, 64, "Topic level naming this device; empty: <model>-<last 6 of MAC>");
+  id.check = check_identifier;
+  s.push_back(std::move(id));
+  s.push_back(choice("mqtt.discovery", "device", {"device", "entity", "off"},
+                     "Home Assistant discovery: one device message, one message per entity, or none"));
+  auto prefix = text("mqtt.discovery_prefix", "homeassistant", 1, 64, "Home Assistant's discovery topic prefix");
+  prefix.check = check_topic_prefix;
+  s.push_back(std::move(prefix));
+  s.push_back(integer("mqtt.keepalive_s", 30, 5, 3600, "s", "Keep-alive interval agreed with the broker"));
+  s.push_back(integer("mqtt.telemetry_s", 60, 5, 86400, "s", "Interval of the telemetry message"));
+  s.push_back(integer("mqtt.outbox_max", 1000, 0, 100000, "events",
+                      "Events kept for the broker while it is away; past it the oldest are dropped and counted"));
+  s.push_back(integer("mqtt.snapshot_max_kb", 512, 8, 8192, "KiB", "Largest snapshot picture published"));
+  s.push_back(boolean("mqtt.snapshot_on_event", true, "Publish the event's snapshot picture with each event"));
+  s.push_back(choice("mqtt.command_role", "operator", {"viewer", "operator", "admin"},
+                     "What MQTT commands may change, as for an account with this role (viewer: nothing)"));
 }
 
 std::vector<SettingSpec> build_schema() {
@@ -184,6 +272,10 @@ std::vector<SettingSpec> build_schema() {
   s.push_back(text("source.file", "", 0, 4096, "File played by source.kind = \"file\" (MP4, MKV, Annex-B .h264)",
                    Role::admin, true));
   s.push_back(boolean("source.loop", true, "Play the file again from the start at its end", Role::admin, true));
+  s.push_back(boolean("source.decode", false,
+                      "Decode an H.264 or MJPEG file and encode it again, so that analytics, snapshots and the sub "
+                      "stream work (other codecs are always decoded)",
+                      Role::admin, true));
   // 0: follow the main stream (its size, the faster of the two streams' rates).
   auto sw = integer("source.width", 0, 0, 3840, "px", "Capture width (0: main's)", Role::admin, true);
   sw.check = check_even;
@@ -199,6 +291,36 @@ std::vector<SettingSpec> build_schema() {
   s.push_back(boolean("privacy.enabled", false, "Privacy mode: all streams and snapshots off", Role::operator_));
   s.push_back(boolean("motion.enabled", true, "Motion detection", Role::operator_));
   s.push_back(integer("motion.sensitivity", 50, 0, 100, "%", "Motion sensitivity", Role::operator_));
+  s.push_back(integer("motion.fps", 5, 1, 15, "fps", "Pictures analysed per second (independent of the streams)",
+                      Role::operator_));
+  s.push_back(integer("motion.min_area", 3, 1, 500, "‰",
+                      "Smallest moving region that counts, in thousandths of the picture", Role::operator_));
+  s.push_back(integer("motion.min_duration_ms", 300, 0, 10000, "ms", "Motion must last this long before it starts",
+                      Role::operator_));
+  s.push_back(integer("motion.cooldown_ms", 2000, 0, 600000, "ms", "Motion ends after this long without any",
+                      Role::operator_));
+  auto zones = text("motion.zones", "", 0, 4096,
+                    "Motion zones: \"include|exclude <name>: x,y x,y x,y ...\" separated by ';', "
+                    "coordinates as fractions of the picture",
+                    Role::operator_);
+  zones.check = check_zones;
+  s.push_back(std::move(zones));
+  s.push_back(boolean("tamper.enabled", true, "Report a covered lens or a camera turned away", Role::operator_));
+  s.push_back(boolean("person.enabled", true, "Look for people where motion is", Role::operator_));
+  s.push_back(choice("person.detector", "hog", {"hog", "onnx"},
+                     "hog: OpenCV's built-in people detector; onnx: the network in person.model", Role::admin));
+  s.push_back(text("person.model", "", 0, 4096, "ONNX model file for person.detector = \"onnx\"", Role::admin));
+  s.push_back(integer("person.model_input", 640, 32, 2048, "px", "The ONNX model's square input size", Role::admin));
+  s.push_back(integer("person.min_confidence", 50, 1, 100, "%", "Weaker person detections are not reported",
+                      Role::operator_));
+  s.push_back(integer("person.interval_ms", 1000, 100, 60000, "ms",
+                      "At most one person detection per this interval", Role::operator_));
+  s.push_back(integer("events.retention_days", 30, 1, 3650, "days", "Event history: delete events older than this"));
+  s.push_back(integer("events.max_count", 10000, 100, 1000000, "events", "Event history: keep at most this many"));
+  s.push_back(integer("events.snapshot_max_mb", 200, 1, 100000, "MiB",
+                      "Event history: snapshot pictures together; past it the oldest pictures go, events stay"));
+  s.push_back(boolean("events.snapshots", true, "Take a JPEG snapshot with each event", Role::operator_));
+  s.push_back(boolean("events.draw_boxes", true, "Draw the detected boxes into event snapshots", Role::operator_));
   s.push_back(choice("image.day_night", "auto", {"auto", "day", "night"}, "Day/night mode", Role::operator_));
   s.push_back(integer("image.brightness", 50, 0, 100, "%", "Brightness", Role::operator_));
   s.push_back(integer("image.contrast", 50, 0, 100, "%", "Contrast", Role::operator_));
@@ -209,6 +331,8 @@ std::vector<SettingSpec> build_schema() {
                       Role::operator_);
   presets.check = check_presets;
   s.push_back(std::move(presets));
+
+  add_mqtt(s);
 
   s.push_back(boolean("onvif.enabled", true, "ONVIF services at /onvif/ on the HTTP(S) listeners", Role::admin, true));
   s.push_back(boolean("onvif.discoverable", true,

@@ -6,6 +6,7 @@ extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavcodec/bsf.h>
 #include <libavformat/avformat.h>
+#include <libswscale/swscale.h>
 }
 
 #include "hal/libav_error.hpp"
@@ -27,6 +28,18 @@ struct BsfFree {
 struct PacketFree {
   void operator()(AVPacket* p) const { av_packet_free(&p); }
 };
+struct CodecFree {
+  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
+};
+struct FrameFree {
+  void operator()(AVFrame* f) const { av_frame_free(&f); }
+};
+struct SwsFree {
+  void operator()(SwsContext* c) const { sws_freeContext(c); }
+};
+
+// A corrupt stretch of a file: this many packets in a row that do not decode end the attempt with an error.
+constexpr int kMaxBadPackets = 200;
 
 class FileSource final : public Source {
  public:
@@ -35,6 +48,8 @@ class FileSource final : public Source {
   // Opens (or re-opens, to loop) the file; an error message or nullopt.
   std::optional<std::string> open() {
     bsf_.reset();
+    decoder_.reset();
+    flushing_ = false;
     AVFormatContext* raw = nullptr;
     if (int rc = avformat_open_input(&raw, o_.path.c_str(), nullptr, nullptr); rc < 0) {
       return "cannot open " + o_.path + ": " + av_error(rc);
@@ -47,18 +62,22 @@ class FileSource final : public Source {
     if (stream_ < 0) return o_.path + " has no video stream";
     const AVStream* st = fmt_->streams[stream_];
     const AVCodecParameters* par = st->codecpar;
-    if (par->codec_id == AV_CODEC_ID_H264) {
-      format_ = PixelFormat::h264;
-    } else if (par->codec_id == AV_CODEC_ID_MJPEG) {
-      format_ = PixelFormat::jpeg;
-    } else {
-      return o_.path + ": video is " + avcodec_get_name(par->codec_id) + ", only H.264 and MJPEG pass through";
-    }
     if (par->width <= 0 || par->height <= 0 || par->width > 8192 || par->height > 8192) {
       return o_.path + ": implausible picture size " + std::to_string(par->width) + "x" + std::to_string(par->height);
     }
-    width_ = par->width;
-    height_ = par->height;
+    const bool passes_through = par->codec_id == AV_CODEC_ID_H264 || par->codec_id == AV_CODEC_ID_MJPEG;
+    if (passes_through && !o_.decode) {
+      format_ = par->codec_id == AV_CODEC_ID_H264 ? PixelFormat::h264 : PixelFormat::jpeg;
+      width_ = par->width;
+      height_ = par->height;
+    } else {
+      // Decoded to I420 (4:2:0 needs even sizes: an odd last row or column is dropped).
+      format_ = PixelFormat::i420;
+      width_ = par->width & ~1;
+      height_ = par->height & ~1;
+      if (width_ < 2 || height_ < 2) return o_.path + ": picture too small to decode";
+      if (auto e = open_decoder(par)) return e;
+    }
     AVRational rate = st->avg_frame_rate.num > 0 && st->avg_frame_rate.den > 0 ? st->avg_frame_rate : st->r_frame_rate;
     fps_ = rate.num > 0 && rate.den > 0 ? static_cast<double>(rate.num) / rate.den : 25.0;
     if (fps_ < 1 || fps_ > 240) fps_ = 25.0;
@@ -109,8 +128,77 @@ class FileSource final : public Source {
  private:
   static constexpr const char* kEnd = "end";
 
+  std::optional<std::string> open_decoder(const AVCodecParameters* par) {
+    const AVCodec* codec = avcodec_find_decoder(par->codec_id);
+    if (!codec) return o_.path + ": no decoder for " + avcodec_get_name(par->codec_id) + " in this libavcodec";
+    decoder_.reset(avcodec_alloc_context3(codec));
+    if (!decoder_) return o_.path + ": out of memory for the decoder";
+    if (int rc = avcodec_parameters_to_context(decoder_.get(), par); rc < 0) return o_.path + ": " + av_error(rc);
+    decoder_->thread_count = 1;  // the capture thread is the decoder's; the encoders need the other core
+    if (int rc = avcodec_open2(decoder_.get(), codec, nullptr); rc < 0) {
+      return o_.path + ": cannot open the " + avcodec_get_name(par->codec_id) + " decoder: " + av_error(rc);
+    }
+    if (!frame_) frame_.reset(av_frame_alloc());
+    if (!frame_) return o_.path + ": out of memory for a frame";
+    return std::nullopt;
+  }
+
+  // One decoded picture into `p`; kEnd at the end of the file. Packets that do not decode are skipped.
+  std::optional<std::string> decode_unit(Picture& p) {
+    int bad = 0;
+    for (;;) {
+      const int rc = avcodec_receive_frame(decoder_.get(), frame_.get());
+      if (rc == 0) return convert(p);
+      if (rc == AVERROR_EOF) return kEnd;
+      if (rc != AVERROR(EAGAIN)) return o_.path + ": decoding failed: " + av_error(rc);
+      if (flushing_) return kEnd;
+      const int rr = av_read_frame(fmt_.get(), packet_.get());
+      if (rr == AVERROR_EOF) {
+        flushing_ = true;
+        avcodec_send_packet(decoder_.get(), nullptr);  // the frames the decoder still holds
+        continue;
+      }
+      if (rr < 0) return o_.path + ": read failed: " + av_error(rr);
+      if (packet_->stream_index != stream_) {
+        av_packet_unref(packet_.get());
+        continue;
+      }
+      const int sr = avcodec_send_packet(decoder_.get(), packet_.get());
+      av_packet_unref(packet_.get());
+      if (sr < 0 && sr != AVERROR(EAGAIN)) {
+        ++decode_errors_;
+        if (++bad >= kMaxBadPackets) {
+          return o_.path + ": " + std::to_string(bad) + " packets in a row do not decode: " + av_error(sr);
+        }
+      }
+    }
+  }
+
+  std::optional<std::string> convert(Picture& p) {
+    const AVFrame* f = frame_.get();
+    if (f->width <= 0 || f->height <= 0 || f->width > 8192 || f->height > 8192) {
+      av_frame_unref(frame_.get());
+      return o_.path + ": decoded picture of implausible size";
+    }
+    // Whatever the decoder gives (another pixel format, a size that changed mid-stream) ends up as I420 at the
+    // size announced at open.
+    sws_.reset(sws_getCachedContext(sws_.release(), f->width, f->height, static_cast<AVPixelFormat>(f->format),
+                                    width_, height_, AV_PIX_FMT_YUV420P, SWS_BILINEAR, nullptr, nullptr, nullptr));
+    if (!sws_) {
+      av_frame_unref(frame_.get());
+      return o_.path + ": cannot convert the decoded pictures to I420";
+    }
+    p.allocate(width_, height_);
+    std::uint8_t* planes[3] = {p.y(), p.u(), p.v()};
+    const int strides[3] = {width_, width_ / 2, width_ / 2};
+    sws_scale(sws_.get(), f->data, f->linesize, 0, f->height, planes, strides);
+    av_frame_unref(frame_.get());
+    return std::nullopt;
+  }
+
   // One access unit of our stream into `p`; kEnd at the end of the file.
   std::optional<std::string> read_unit(Picture& p) {
+    if (decoder_) return decode_unit(p);
     for (;;) {
       if (bsf_) {
         const int rc = av_bsf_receive_packet(bsf_.get(), packet_.get());
@@ -162,6 +250,11 @@ class FileSource final : public Source {
   std::unique_ptr<AVFormatContext, FormatCloser> fmt_;
   std::unique_ptr<AVBSFContext, BsfFree> bsf_;
   std::unique_ptr<AVPacket, PacketFree> packet_;
+  std::unique_ptr<AVCodecContext, CodecFree> decoder_;  // set: the file is decoded to I420
+  std::unique_ptr<AVFrame, FrameFree> frame_;
+  std::unique_ptr<SwsContext, SwsFree> sws_;
+  bool flushing_ = false;
+  std::uint64_t decode_errors_ = 0;
   int stream_ = -1;
   PixelFormat format_ = PixelFormat::h264;
   int width_ = 0, height_ = 0;

@@ -57,6 +57,12 @@ struct ImageControls {
   friend bool operator==(const ImageControls&, const ImageControls&) = default;
 };
 
+// The part of the picture a source draws over the scene itself (a clock, a frame counter), as fractions of the
+// picture; w = 0: none. Analytics ignore it, as a camera's analytics ignore its on-screen display.
+struct Overlay {
+  double x = 0, y = 0, w = 0, h = 0;
+};
+
 class Source {
  public:
   virtual ~Source() = default;
@@ -72,13 +78,14 @@ class Source {
   // thread; takes effect on a following picture. false: the source has no controls and the pipeline must adjust
   // the pictures in software.
   virtual bool set_image_controls(const ImageControls&) { return false; }
+  [[nodiscard]] virtual Overlay overlay() const { return {}; }
 };
 
 struct SyntheticOptions {
   int width = 1280;
   int height = 720;
   int fps = 25;
-  bool moving_box = false;  // a box crossing the picture, for motion analytics tests
+  bool moving_box = false;  // a still scene that a box crosses, for motion analytics (else the whole pattern slides)
   bool realtime = true;     // pace to fps; false: as fast as asked (tests, benchmarks)
 };
 
@@ -94,14 +101,17 @@ inline constexpr int kSyntheticMoveSeconds = 4;
 [[nodiscard]] std::uint64_t synthetic_box_travel(std::uint64_t index, int fps);
 
 struct FileOptions {
-  std::string path;      // MP4, MKV or an Annex-B .h264 file with one H.264 (or MJPEG) video stream
+  std::string path;      // any container and video codec libavformat/libavcodec read (MP4, MKV, AVI, .h264, ...)
   bool loop = true;      // start again at the end; otherwise next() reports the end
   bool realtime = true;  // pace to the file's frame rate; false: as fast as asked
+  bool decode = false;   // decode H.264 and MJPEG too, instead of passing them through
 };
 
-// Plays a recorded file as if it were a camera that encodes itself: its H.264 access units (Annex-B, SPS/PPS in
-// front of every IDR) or JPEG pictures are passed through untouched. nullptr with `error` set if the file cannot be
-// opened or has no usable video stream.
+// Plays a recorded file as if it were a camera. H.264 access units (Annex-B, SPS/PPS in front of every IDR) and
+// JPEG pictures are passed through untouched, like a camera that encodes itself; any other codec (or any codec
+// with `decode`) is decoded to I420, like a raw camera: then analytics, snapshots and the sub stream work. Index
+// counts pictures from 0 across loops. nullptr with `error` set if the file cannot be opened, has no usable video
+// stream or no decoder for it.
 [[nodiscard]] std::unique_ptr<Source> make_file_source(const FileOptions& options, std::string* error);
 
 // Reads the burned-in frame counter back from a decoded luma plane (tests and the latency benchmark).

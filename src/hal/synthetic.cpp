@@ -4,6 +4,7 @@
 #include <cstring>
 #include <ctime>
 #include <thread>
+#include <vector>
 
 #include "hal/source.hpp"
 
@@ -55,7 +56,14 @@ void draw_text(Picture& p, int x, int y, const char* text, int scale) {
 
 class SyntheticSource final : public Source {
  public:
-  explicit SyntheticSource(const SyntheticOptions& o) : o_(o), start_(std::chrono::steady_clock::now()) {}
+  explicit SyntheticSource(const SyntheticOptions& o)
+      : o_(o), noise_(static_cast<std::size_t>(std::max(o.width, 1)) + 65536), start_(std::chrono::steady_clock::now()) {
+    std::uint32_t r = 1;
+    for (auto& n : noise_) {
+      r = r * 1664525u + 1013904223u;
+      n = static_cast<std::int8_t>(static_cast<int>((r >> 16) % 5) - 2);
+    }
+  }
 
   std::optional<std::string> next(Picture& p) override {
     const auto due = start_ + std::chrono::microseconds(index_ * 1000000 / static_cast<std::uint64_t>(o_.fps));
@@ -76,15 +84,31 @@ class SyntheticSource final : public Source {
   int width() const override { return o_.width; }
   int height() const override { return o_.height; }
   int fps() const override { return o_.fps; }
+  // The bit rows and the caption under them, with a block of margin.
+  Overlay overlay() const override {
+    const double block = block_size(o_.width);
+    const int scale = std::max(2, at(block / 4));
+    const double bottom = at(2.5 * block) + 6 * scale + block;
+    return {0, 0, std::min(1.0, (kClockBits + 1) * block / o_.width), std::min(1.0, bottom / o_.height)};
+  }
 
  private:
   void render(Picture& p) const {
     const int w = p.width, h = p.height;
-    const auto shift = static_cast<int>(p.index * 4);
-    // A diagonal luma ramp that slides with time: every frame differs, so encoders do real work.
+    // A diagonal luma ramp that slides with time: every frame differs, so encoders do real work. In the analytics
+    // scene it stands still, like the street a fixed camera watches, and only the box moves; sensor noise (±2
+    // levels, different in every picture) keeps the encoders working as on a real camera.
+    const auto shift = o_.moving_box ? 0 : static_cast<int>(p.index * 4);
     for (int y = 0; y < h; ++y) {
       std::uint8_t* row = p.y() + static_cast<std::size_t>(y) * w;
-      for (int x = 0; x < w; ++x) row[x] = static_cast<std::uint8_t>(48 + ((x + y + shift) & 127));
+      if (!o_.moving_box) {
+        for (int x = 0; x < w; ++x) row[x] = static_cast<std::uint8_t>(48 + ((x + y + shift) & 127));
+        continue;
+      }
+      std::uint32_t pick = static_cast<std::uint32_t>(p.index) * 2654435761u ^ static_cast<std::uint32_t>(y) * 2246822519u;
+      pick ^= pick >> 15;
+      const std::int8_t* grain = noise_.data() + pick % (noise_.size() - static_cast<std::size_t>(w));
+      for (int x = 0; x < w; ++x) row[x] = static_cast<std::uint8_t>(48 + ((x + y) & 127) + grain[x]);
     }
     // Eight colour bars in the chroma planes.
     static constexpr std::uint8_t bars_u[8] = {128, 16, 166, 54, 202, 90, 240, 128};
@@ -118,6 +142,7 @@ class SyntheticSource final : public Source {
   }
 
   SyntheticOptions o_;
+  std::vector<std::int8_t> noise_;  // -2..2, read at a random offset per row
   std::chrono::steady_clock::time_point start_;
   std::uint64_t index_ = 0;
 };

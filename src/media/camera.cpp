@@ -34,7 +34,8 @@ std::unique_ptr<hal::Source> open_source(const Config& c, std::string* error) {
       *error = "source.kind is \"file\" but source.file is empty";
       return nullptr;
     }
-    return hal::make_file_source({c.get_string("source.file"), c.get_bool("source.loop"), true}, error);
+    return hal::make_file_source({c.get_string("source.file"), c.get_bool("source.loop"), true, c.get_bool("source.decode")},
+                                 error);
   }
   // The capture mode: as configured, or what the main stream (and the faster stream's rate) needs.
   auto pick = [&](const char* key, std::int64_t fallback) {

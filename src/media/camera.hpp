@@ -32,6 +32,8 @@ class Camera final {
   // The newest raw picture (snapshots); nullptr for an encoded source or before the first picture.
   [[nodiscard]] PicturePtr latest_picture() const { return capture_->latest(); }
   [[nodiscard]] const Capture& capture() const { return *capture_; }
+  // Before start(): analytics subscribe to the raw pictures here.
+  [[nodiscard]] Capture& capture() { return *capture_; }
   // Digital PTZ over the sensor picture; nullptr for an encoded source (nothing to crop).
   [[nodiscard]] PtzDriver* ptz() const { return ptz_.get(); }
 

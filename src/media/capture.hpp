@@ -81,6 +81,7 @@ class Capture final {
   [[nodiscard]] int width() const { return source_->width(); }
   [[nodiscard]] int height() const { return source_->height(); }
   [[nodiscard]] int fps() const { return source_->fps(); }
+  [[nodiscard]] hal::Overlay overlay() const { return source_->overlay(); }
   [[nodiscard]] std::uint64_t pictures() const { return pictures_.load(); }
 
  private:

@@ -64,7 +64,7 @@ struct Service::Impl {
   rtsp::DigestAuth digest;
   Events events;
   std::unordered_map<std::string, const Op*> table;
-  DeviceModel::ChangeSignal::Subscription motion_changes;
+  EventBus::EventSignal::Subscription motion_events;
 
   explicit Impl(ServiceDeps d)
       : deps(std::move(d)), digest("ONVIF", crypto::random_bytes(32)), events(deps.io) {
@@ -72,15 +72,16 @@ struct Service::Impl {
       for (const auto& op : *list) table.emplace(std::string(op.ns) + '#' + std::string(op.name), &op);
     }
     install_notifier(events, deps.io);
-    // The motion sensor of the device model drives the motion topics.
+    // The motion events of the bus drive the motion topics, stamped with the time of the picture that showed it.
     if (auto m = deps.model.state("motion"); m && std::holds_alternative<bool>(*m)) {
       events.set_motion(std::get<bool>(*m), std::chrono::system_clock::now());
     }
-    motion_changes = deps.model.subscribe([this](const Change& c) {
-      if (c.kind == Change::Kind::state && c.key == "motion" && std::holds_alternative<bool>(c.value)) {
-        events.set_motion(std::get<bool>(c.value), std::chrono::system_clock::now());
-      }
-    });
+    if (deps.events) {
+      motion_events = deps.events->subscribe([this](const Event& e) {
+        if (e.type == event_type::motion_start) events.set_motion(true, e.time);
+        if (e.type == event_type::motion_end) events.set_motion(false, e.time);
+      });
+    }
   }
 
   web::Response challenge(bool stale) {

@@ -19,6 +19,7 @@
 #include "core/accounts.hpp"
 #include "core/audit.hpp"
 #include "core/device_model.hpp"
+#include "core/events.hpp"
 #include "core/legacy_auth.hpp"
 #include "web/api.hpp"
 #include "web/http.hpp"
@@ -48,6 +49,7 @@ struct ServiceDeps {
   std::function<web::Snapshot(const std::string& stream)> snapshot;  // runs on slow_work
   std::function<void()> reboot;  // SystemReboot: stop gracefully; the supervisor restarts us
   std::function<media::PtzDriver*()> ptz;  // the camera's PTZ; nullptr (or unset): none
+  EventBus* events = nullptr;              // motion events drive the motion topics; nullptr: none
 };
 
 // The device's ONVIF scopes, each with whether it is fixed: type, profiles, hardware, the name (from device.name

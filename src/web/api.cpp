@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "web/api.hpp"
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "core/crypto.hpp"
 #include "core/log.hpp"
+#include "web/event_json.hpp"
+#include "web/settings_json.hpp"
 #include "web/offload.hpp"
 
 namespace freehold::web {
@@ -19,12 +22,11 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr std::string_view kCookie = "fh_session";
+constexpr int kReplayMax = 100;  // stored events replayed to a stream reconnecting with Last-Event-ID
+constexpr size_t kHeldMax = 128;  // live events held back while the replay is read
+constexpr auto kEventFlushWait = std::chrono::seconds(1);
 
 enum class Access { open, claim, viewer, operator_, admin };
-
-json to_json(const Value& v) {
-  return std::visit([](const auto& x) { return json(x); }, v);
-}
 
 json user_json(const User& u) {
   return {{"username", u.username}, {"role", role_name(u.role)}, {"created", u.created}};
@@ -64,25 +66,6 @@ const std::string& dummy_hash() {
 
 Response missing(std::string_view fields) {
   return Response::error(400, "missing_field", "the body must have the string fields " + std::string(fields));
-}
-
-// Flattens {"stream": {"main": {"fps": 10}}} and {"stream.main.fps": 10} alike into dotted keys.
-void flatten(const json& j, const std::string& prefix, std::vector<std::pair<std::string, Value>>& out,
-             std::vector<FieldError>& errors, int depth = 0) {
-  for (const auto& [k, v] : j.items()) {
-    const std::string key = prefix.empty() ? k : prefix + "." + k;
-    if (v.is_object() && depth < 4) {
-      flatten(v, key, out, errors, depth + 1);
-    } else if (v.is_boolean()) {
-      out.emplace_back(key, v.get<bool>());
-    } else if (v.is_number_integer() && !(v.is_number_unsigned() && v.get<std::uint64_t>() > INT64_MAX)) {
-      out.emplace_back(key, v.get<std::int64_t>());
-    } else if (v.is_string()) {
-      out.emplace_back(key, v.get<std::string>());
-    } else {
-      errors.push_back({key, key + ": expected a boolean, an integer or a string"});
-    }
-  }
 }
 
 bool match(std::string_view pattern, std::string_view path, std::vector<std::string>& params) {
@@ -160,6 +143,7 @@ const std::vector<Api::Route>& Api::routes() {
       {"GET", "/api/v1/device", Access::viewer, &Api::device},
       {"GET", "/api/v1/entities", Access::viewer, &Api::entities},
       {"GET", "/api/v1/events", Access::viewer, &Api::events},
+      {"GET", "/api/v1/events/{}/snapshot", Access::viewer, &Api::event_snapshot},
       {"GET", "/api/v1/audit", Access::admin, &Api::audit_list},
       {"GET", "/api/v1/streams", Access::viewer, &Api::streams},
       {"GET", "/api/v1/snapshot", Access::viewer, &Api::snapshot},
@@ -241,6 +225,22 @@ awaitable<Response> Api::dispatch(Request& req) {
 // std::function temporary) built inside a co_await operand of a coroutine twice.
 awaitable<std::string> Api::hash_off_thread(std::string password) {
   return offload<std::string>(d_.slow_work, [pw = std::move(password)] { return crypto::hash_password(pw); });
+}
+
+awaitable<EventStore::Page> Api::query_off_thread(EventStore::Query q, bool flush_first) {
+  return offload<EventStore::Page>(d_.slow_work, [store = d_.event_store, q = std::move(q), flush_first] {
+    if (flush_first) (void)store->flush(kEventFlushWait);
+    return store->query(q);
+  });
+}
+
+awaitable<std::optional<std::string>> Api::snapshot_off_thread(std::int64_t id) {
+  return offload<std::optional<std::string>>(d_.slow_work, [store = d_.event_store, id] {
+    auto jpeg = store->snapshot(id);
+    // A client that follows the URL of a live event at once may be ahead of the store's writer.
+    if (!jpeg && id > 0 && store->flush(kEventFlushWait)) jpeg = store->snapshot(id);
+    return jpeg;
+  });
 }
 
 awaitable<bool> Api::verify_off_thread(std::string hash, std::string password) {
@@ -476,9 +476,7 @@ awaitable<Response> Api::user_delete(Request& req, Context& ctx) {
 }
 
 awaitable<Response> Api::config_get(Request&, Context&) {
-  json values = json::object();
-  for (const auto& spec : settings_schema()) values[spec.key] = to_json(shown_value(spec, d_.model.config().get(spec.key)));
-  co_return Response::json(200, json{{"values", values}}.dump());
+  co_return Response::json(200, json{{"values", settings_json(d_.model.config())}}.dump());
 }
 
 awaitable<Response> Api::config_schema(Request&, Context&) {
@@ -489,7 +487,7 @@ awaitable<Response> Api::config_schema(Request&, Context&) {
                     : s.kind == Kind::integer ? "integer"
                     : s.kind == Kind::choice  ? "choice"
                                               : "string"},
-           {"default", to_json(s.default_value)},
+           {"default", value_json(s.default_value)},
            {"help", s.help},
            {"write_role", role_name(s.write_role)},
            {"restart_required", s.restart_required}};
@@ -507,7 +505,7 @@ awaitable<Response> Api::config_patch(Request& req, Context& ctx) {
   if (!body) co_return err;
   std::vector<std::pair<std::string, Value>> values;
   std::vector<FieldError> errors;
-  flatten(*body, "", values, errors);
+  flatten_settings(*body, values, errors);
   // A secret sent back as its mask (a form echoing GET) keeps its value.
   std::erase_if(values, [](const auto& kv) {
     const SettingSpec* spec = find_setting(kv.first);
@@ -555,28 +553,116 @@ awaitable<Response> Api::entities(Request&, Context&) {
     if (!e.device_class.empty()) j["device_class"] = e.device_class;
     if (!e.unit.empty()) j["unit"] = e.unit;
     if (!e.category.empty()) j["category"] = e.category;
-    if (auto s = d_.model.state(e.object_id)) j["state"] = to_json(*s);
+    if (auto s = d_.model.state(e.object_id)) j["state"] = value_json(*s);
     arr.push_back(std::move(j));
   }
   co_return Response::json(200, json{{"entities", arr}}.dump());
 }
 
-awaitable<Response> Api::events(Request&, Context& ctx) {
+// EventSource always sends Accept: text/event-stream; anything else asks for the history.
+awaitable<Response> Api::events(Request& req, Context& ctx) {
+  if (req.header("accept").find("text/event-stream") != std::string_view::npos) {
+    co_return co_await events_stream(req, ctx);
+  }
+  co_return co_await events_history(req, ctx);
+}
+
+awaitable<Response> Api::events_stream(Request& req, Context& ctx) {
   auto stream = std::make_shared<EventStream>();
   std::weak_ptr<EventStream> weak = stream;
-  auto sub = std::make_shared<DeviceModel::ChangeSignal::Subscription>(d_.model.subscribe([weak](const Change& c) {
+  struct Live {
+    DeviceModel::ChangeSignal::Subscription changes;
+    EventBus::EventSignal::Subscription events;
+    bool replaying = false;
+    std::vector<Event> held;  // arrived while the replay was read
+  };
+  auto live = std::make_shared<Live>();
+  live->changes = d_.model.subscribe([weak](const Change& c) {
     if (auto s = weak.lock()) {
       const SettingSpec* spec = c.kind == Change::Kind::setting ? find_setting(c.key) : nullptr;
-      json j{{"key", c.key}, {"value", to_json(spec ? shown_value(*spec, c.value) : c.value)}, {"actor", c.actor}};
-      s->push(c.kind == Change::Kind::setting ? "setting" : "state", j.dump());
+      json j{{"key", c.key}, {"value", value_json(spec ? shown_value(*spec, c.value) : c.value)}, {"actor", c.actor}};
+      s->push(c.kind == Change::Kind::setting ? "setting" : c.kind == Change::Kind::state ? "state" : "action",
+              j.dump());
     }
-  }));
-  stream->keep = sub;
+  });
+  const bool stored = d_.event_store != nullptr;
+  if (d_.events) {
+    // A raw pointer: `live` owns this subscription, so the handler cannot outlive it (and a shared_ptr here
+    // would keep `live` alive through the bus forever).
+    live->events = d_.events->subscribe([weak, l = live.get(), stored](const Event& e) {
+      auto s = weak.lock();
+      if (!s) return;
+      if (l->replaying) {
+        if (l->held.size() < kHeldMax) {
+          l->held.push_back(e);
+        } else {
+          s->close();  // the client reconnects with Last-Event-ID and gets them from the store
+        }
+        return;
+      }
+      s->push(e.type, event_json(e, stored && e.snapshot && !e.snapshot->empty()).dump(), e.id);
+    });
+  }
+  stream->keep = live;
   // peek(): an open stream must not keep an idle session alive forever.
   stream->still_authorized = [this, token = ctx.token] { return d_.sessions.peek(token, Clock::now()) != nullptr; };
   stream->push("ready", json{{"username", ctx.session->username}}.dump());
+
+  const auto last_seen = parse_event_id(req.header("last-event-id"));
+  if (last_seen && d_.events && d_.event_store) {
+    EventStore::Query q;
+    q.after_id = *last_seen;
+    q.limit = kReplayMax;
+    live->replaying = true;
+    EventStore::Page page = co_await query_off_thread(q, true);
+    live->replaying = false;
+    std::int64_t newest = *last_seen;
+    for (auto it = page.events.rbegin(); it != page.events.rend(); ++it) {
+      stream->push(it->event.type, event_json(it->event, it->has_snapshot).dump(), it->event.id);
+      newest = std::max(newest, it->event.id);
+    }
+    for (const Event& e : live->held) {
+      if (e.id > newest) stream->push(e.type, event_json(e, e.snapshot && !e.snapshot->empty()).dump(), e.id);
+    }
+    live->held.clear();
+  }
   Response r;
   r.stream = std::move(stream);
+  co_return r;
+}
+
+awaitable<Response> Api::events_history(Request& req, Context&) {
+  std::string error;
+  auto q = parse_history_query(req, &error);
+  if (!q) co_return Response::error(400, "bad_query", error);
+  EventStore::Page page;
+  if (d_.event_store) page = co_await query_off_thread(*q, false);
+  json arr = json::array();
+  for (const auto& s : page.events) arr.push_back(event_json(s.event, s.has_snapshot));
+  json next = nullptr;
+  if (page.next_before > 0) next = page.next_before;
+  co_return Response::json(200, json{{"events", std::move(arr)}, {"next_before", std::move(next)}}.dump());
+}
+
+awaitable<Response> Api::event_snapshot(Request&, Context& ctx) {
+  const std::string& text = ctx.params.at(0);
+  const bool numeric =
+      text.size() <= 18 && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (!numeric) {
+    co_return Response::error(400, "bad_id", "the event id must be a whole number, as in /api/v1/events/42/snapshot");
+  }
+  const std::int64_t id = parse_event_id(text).value_or(0);
+  std::optional<std::string> jpeg;
+  if (d_.event_store && id > 0) jpeg = co_await snapshot_off_thread(id);
+  if (!jpeg) {
+    co_return Response::error(
+        404, "no_snapshot", "event " + text + " has no snapshot (none taken, removed by retention, or no such event)");
+  }
+  Response r;
+  r.body = std::move(*jpeg);
+  r.header("Content-Type", "image/jpeg");
+  // An event's picture never changes; it is personal data, so never in a shared cache.
+  r.header("Cache-Control", "private, max-age=86400");
   co_return r;
 }
 

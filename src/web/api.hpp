@@ -14,6 +14,8 @@
 #include "core/accounts.hpp"
 #include "core/audit.hpp"
 #include "core/device_model.hpp"
+#include "core/event_store.hpp"
+#include "core/events.hpp"
 #include "core/lockout.hpp"
 #include "core/sessions.hpp"
 #include "web/http.hpp"
@@ -48,6 +50,10 @@ struct ApiDeps {
   std::function<std::string()> streams_status;
   // A JPEG of the camera's newest picture, or why not; runs on slow_work (compression takes milliseconds).
   std::function<Snapshot()> snapshot;
+  // What the camera saw (GET /api/v1/events): the live bus and its history. nullptr (no camera): the stream
+  // carries only setting and state changes and the history is empty.
+  EventBus* events = nullptr;
+  EventStore* event_store = nullptr;
 };
 
 class Api final {
@@ -78,6 +84,9 @@ class Api final {
   boost::asio::awaitable<Response> device(Request&, Context&);
   boost::asio::awaitable<Response> entities(Request&, Context&);
   boost::asio::awaitable<Response> events(Request&, Context&);
+  boost::asio::awaitable<Response> events_stream(Request&, Context&);
+  boost::asio::awaitable<Response> events_history(Request&, Context&);
+  boost::asio::awaitable<Response> event_snapshot(Request&, Context&);
   boost::asio::awaitable<Response> audit_list(Request&, Context&);
   boost::asio::awaitable<Response> streams(Request&, Context&);
   boost::asio::awaitable<Response> snapshot(Request&, Context&);
@@ -86,6 +95,9 @@ class Api final {
   std::optional<Response> locked_out(const Request& req, std::string_view username);
   boost::asio::awaitable<std::string> hash_off_thread(std::string password);
   boost::asio::awaitable<bool> verify_off_thread(std::string hash, std::string password);
+  // Event history reads on slow_work; `flush_first`: wait (bounded) for events still queued for writing.
+  boost::asio::awaitable<EventStore::Page> query_off_thread(EventStore::Query q, bool flush_first);
+  boost::asio::awaitable<std::optional<std::string>> snapshot_off_thread(std::int64_t id);
   struct Counted {
     bool ip_locked = false;  // this failure started a lockout of the source address
     bool user_locked = false;

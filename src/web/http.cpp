@@ -66,7 +66,7 @@ std::optional<std::string> Request::cookie(std::string_view name) const {
   return std::nullopt;
 }
 
-bool EventStream::push(std::string_view event, std::string_view data) {
+bool EventStream::push(std::string_view event, std::string_view data, std::int64_t id) {
   if (closed()) return false;
   if (queue_.size() >= capacity_) {
     broken_ = true;
@@ -74,6 +74,7 @@ bool EventStream::push(std::string_view event, std::string_view data) {
     return false;
   }
   std::string msg = "event: " + std::string(event) + "\n";
+  if (id > 0) msg += "id: " + std::to_string(id) + "\n";
   // SSE data lines may not contain newlines; JSON from nlohmann never does.
   msg += "data: " + std::string(data) + "\n\n";
   queue_.push_back(std::move(msg));

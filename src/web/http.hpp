@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -35,8 +36,9 @@ struct Request {
 class EventStream final {
  public:
   explicit EventStream(size_t capacity = 256) : capacity_(capacity) {}
-  // Queues one event; returns false (and marks the stream broken) if the queue is full.
-  bool push(std::string_view event, std::string_view data);
+  // Queues one event (with an `id:` line when id > 0, which EventSource sends back as Last-Event-ID on
+  // reconnecting); returns false (and marks the stream broken) if the queue is full.
+  bool push(std::string_view event, std::string_view data, std::int64_t id = 0);
   [[nodiscard]] std::deque<std::string> take() { return std::exchange(queue_, {}); }
   [[nodiscard]] bool broken() const { return broken_; }
   void close() { closed_ = true; if (wake) wake(); }

@@ -26,7 +26,7 @@ import threading
 import time
 import tomllib
 
-from common import die_with_parent, short
+from common import Abort, Report, die_with_parent, short
 
 HOST = "127.0.0.1"
 IO_TIMEOUT = 5.0  # every socket operation
@@ -51,29 +51,6 @@ CLIENT_TLS.verify_mode = ssl.CERT_NONE
 
 # ---------------------------------------------------------------------------------------------------------------
 # Reporting
-
-
-class Abort(Exception):
-    """A check a section depends on failed; the rest of the section is skipped."""
-
-
-class Report:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, name, cond, detail=""):
-        if cond:
-            self.passed += 1
-            print(f"ok    {name}", flush=True)
-        else:
-            self.failed += 1
-            print(f"FAIL  {name}" + (f": {detail}" if detail else ""), flush=True)
-        return bool(cond)
-
-    def require(self, name, cond, detail=""):
-        if not self.check(name, cond, detail):
-            raise Abort(name)
 
 
 R = Report()
@@ -278,10 +255,11 @@ def raw_exchange(port, data, timeout=IO_TIMEOUT):
 class EventClient:
     """A server-sent events client on its own TLS connection."""
 
-    def __init__(self, port, token):
+    def __init__(self, port, token, last_event_id=None):
         self.sock = tls_socket(port)
+        resume = f"Last-Event-ID: {last_event_id}\r\n" if last_event_id is not None else ""
         self.sock.sendall((f"GET /api/v1/events HTTP/1.1\r\nHost: {HOST}:{port}\r\nAccept: text/event-stream\r\n"
-                           f"Authorization: Bearer {token}\r\n\r\n").encode())
+                           f"{resume}Authorization: Bearer {token}\r\n\r\n").encode())
         self.buf = b""
         self.status = 0
         self.headers = {}
@@ -381,7 +359,7 @@ PROTECTED = [
     ("PATCH", "/api/v1/users/x"), ("DELETE", "/api/v1/users/x"),
     ("GET", "/api/v1/config"), ("PATCH", "/api/v1/config"), ("GET", "/api/v1/config/schema"),
     ("GET", "/api/v1/device"), ("GET", "/api/v1/entities"), ("GET", "/api/v1/events"), ("GET", "/api/v1/audit"),
-    ("GET", "/api/v1/streams"),
+    ("GET", "/api/v1/streams"), ("GET", "/api/v1/events/1/snapshot"), ("GET", "/api/v1/events?limit=1"),
 ]
 
 
@@ -586,6 +564,41 @@ def s08_events(c):
                     continue
                 found = d.get("key") == "motion.sensitivity" and d.get("value") == 73
         R.check("8 'event: setting' for motion.sensitivity arrives within 3 s", found, short(seen))
+    finally:
+        ev.close()
+
+
+def s08b_event_history(c):
+    r = c.api.call("GET", "/api/v1/events", token=c.viewer_token)
+    R.check("8b GET /api/v1/events without Accept: text/event-stream -> 200 JSON history",
+            r.status == 200 and (r.header("content-type") or "").startswith("application/json"), repr(r))
+    R.check("8b a device without a camera has an empty history: {\"events\": [], \"next_before\": null}",
+            r.json == {"events": [], "next_before": None}, repr(r))
+    for query in ("since=2026-11-24T10:00:00Z&type=person,motion_end&limit=500&before=10",
+                  "since=2026-11-24T10:00:00.250Z", "since=1795514400000", "type=motion_start,motion_end,person,tamper"):
+        r = c.api.call("GET", "/api/v1/events?" + query, token=c.viewer_token)
+        R.check(f"8b GET /api/v1/events?{query} -> 200", r.status == 200 and r.json.get("events") == [], repr(r))
+    for query, names in (("type=person,dog", "dog"), ("limit=0", "limit"), ("limit=501", "limit"),
+                         ("since=yesterday", "since"), ("since=2026-11-24T10:00:00", "since"),
+                         ("before=abc", "before")):
+        r = c.api.call("GET", "/api/v1/events?" + query, token=c.viewer_token)
+        R.check(f"8b GET /api/v1/events?{query} -> 400 naming '{names}'",
+                r.status == 400 and names in r.message(), repr(r))
+    r = c.api.call("GET", "/api/v1/events/1/snapshot", token=c.viewer_token)
+    R.check("8b GET /api/v1/events/1/snapshot of an unknown event -> 404 no_snapshot",
+            r.status == 404 and (r.json or {}).get("error") == "no_snapshot", repr(r))
+    r = c.api.call("GET", "/api/v1/events/abc/snapshot", token=c.viewer_token)
+    R.check("8b GET /api/v1/events/abc/snapshot -> 400", r.status == 400 and "id" in r.message(), repr(r))
+    mode = stat.S_IMODE(os.stat(os.path.join(c.state_dir, "snapshots")).st_mode)
+    R.check("8b the snapshot directory is private (0700)", mode == 0o700, oct(mode))
+    R.check("8b the history is its own database, events.db", os.path.exists(os.path.join(c.state_dir, "events.db")))
+    # A reconnecting EventSource sends the last id it saw: the stream still starts, with nothing to replay.
+    ev = EventClient(c.https_port, c.viewer_token, last_event_id=5)
+    try:
+        ev.read_head()
+        first = ev.next_event(time.monotonic() + 3)
+        R.check("8b a stream resumed with Last-Event-ID: 5 -> 200 and 'ready'",
+                ev.status == 200 and first is not None and first[0] == "ready", f"{ev.status} {first}")
     finally:
         ev.close()
 
@@ -830,6 +843,7 @@ SECTIONS = [
     ("4 users and config", s04_users_and_config),
     ("5 CSRF", s05_csrf),
     ("8 events", s08_events),
+    ("8b event history", s08b_event_history),
     ("7 logout", s07_logout),
     ("6 lockout", s06_lockout),
     ("9 audit and secrets", s09_audit_and_secrets),

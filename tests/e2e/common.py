@@ -32,6 +32,10 @@ HOST = "127.0.0.1"
 READY_TIMEOUT = 10.0
 
 
+class Abort(Exception):
+    """A check a section depends on failed; the rest of the section is skipped."""
+
+
 class Report:
     def __init__(self):
         self.passed = 0
@@ -45,6 +49,15 @@ class Report:
             self.failed += 1
             print(f"FAIL  {name}" + (f": {detail}" if detail else ""), flush=True)
         return bool(cond)
+
+    def require(self, name, cond, detail=""):
+        if not self.check(name, cond, detail):
+            raise Abort(name)
+
+    def summary(self):
+        """Prints the totals; the exit status for CTest."""
+        print(f"{self.passed} passed, {self.failed} failed", flush=True)
+        return 1 if self.failed else 0
 
 
 

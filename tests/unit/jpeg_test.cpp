@@ -2,6 +2,7 @@
 // The JPEG encoder (snapshots and the MJPEG stream): what it makes decodes to the picture it was given, with the
 // burned-in counter intact; bad pictures and settings are refused with a reason.
 #include "media/jpeg.hpp"
+#include "support/decode_jpeg.hpp"
 
 #include <gtest/gtest.h>
 #include <turbojpeg.h>
@@ -21,22 +22,7 @@ hal::Picture synthetic(int w, int h, int frames = 1) {
   return p;
 }
 
-struct Decoded {
-  int width = 0, height = 0, subsamp = -1;
-  std::vector<std::uint8_t> y;
-};
-
-Decoded decode(const std::vector<std::uint8_t>& jpeg) {
-  Decoded d;
-  tjhandle h = tjInitDecompress();
-  int colorspace = 0;
-  if (tjDecompressHeader3(h, jpeg.data(), jpeg.size(), &d.width, &d.height, &d.subsamp, &colorspace) == 0) {
-    d.y.resize(static_cast<std::size_t>(d.width) * d.height);
-    if (tjDecompress2(h, jpeg.data(), jpeg.size(), d.y.data(), d.width, 0, d.height, TJPF_GRAY, 0) != 0) d.y.clear();
-  }
-  tjDestroy(h);
-  return d;
-}
+using test::decode;
 
 double mean_abs_diff(const std::uint8_t* a, const std::uint8_t* b, std::size_t n) {
   double sum = 0;

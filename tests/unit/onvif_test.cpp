@@ -12,6 +12,7 @@
 #include "core/crypto.hpp"
 #include "core/legacy_auth.hpp"
 #include "core/lockout.hpp"
+#include "support/device_state.hpp"
 #include "onvif/events.hpp"
 #include "onvif/soap.hpp"
 #include "onvif/wsse.hpp"
@@ -251,34 +252,15 @@ TEST(Events, AQueueThatNobodyPullsDropsItsOldestMessages) {
 
 class LegacyAuthTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(crypto::init());
-    char t[] = "/tmp/freehold-legacy-XXXXXX";
-    dir_ = mkdtemp(t);
-    std::string err;
-    key_ = crypto::DeviceKey::load_or_create(dir_ / "device.key", &err);
-    ASSERT_TRUE(key_) << err;
-    db_ = std::make_unique<Database>(dir_ / "x.db");
-    accounts_ = std::make_unique<Accounts>(*db_, *key_);
-    audit_ = std::make_unique<Audit>(*db_);
-    ASSERT_FALSE(accounts_->create("alice", Role::operator_, crypto::hash_password("correct horse"), "correct horse"));
-  }
-  void TearDown() override {
-    audit_.reset();
-    accounts_.reset();
-    db_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void SetUp() override { state_.add_user("alice", Role::operator_, "correct horse"); }
   LegacyOutcome attempt(LegacyAuth& auth, std::string_view user, std::string_view password) {
     return auth.check("onvif", "192.0.2.7", user, [&](std::string_view secret, std::string&) {
       return crypto::equal_constant_time(secret, password) ? Proof::ok : Proof::wrong;
     });
   }
-  std::filesystem::path dir_;
-  std::optional<crypto::DeviceKey> key_;
-  std::unique_ptr<Database> db_;
-  std::unique_ptr<Accounts> accounts_;
-  std::unique_ptr<Audit> audit_;
+  test::DeviceState state_;
+  Accounts* accounts_ = &*state_.accounts;
+  Audit* audit_ = &*state_.audit;
 };
 
 TEST_F(LegacyAuthTest, SucceedsWithTheRoleAndLocksOutAfterRepeatedFailures) {

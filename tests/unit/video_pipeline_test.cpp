@@ -252,7 +252,9 @@ TEST(VideoStream, PicturesQueuedAtTheOldSizeAreDroppedNotEncoded) {
   capture.stop();
   const auto st = stream.stats();
   EXPECT_EQ(st.encode_failures, 0u);
-  EXPECT_GE(st.frames_dropped_resize, kFeedDepth);
+  // The queue was full of old-size pictures; on a loaded machine the capture may push some of them out with new
+  // ones before the stream thread starts, so at least one (not all kFeedDepth) meets the new encoder.
+  EXPECT_GE(st.frames_dropped_resize, 1u);
   EXPECT_LE(st.frames_dropped_resize, kFeedDepth + 1) << "at most one more, scaled as the wishes changed";
   std::vector<FramePtr> frames;
   stream.ring().read(cursor, frames, 100);
