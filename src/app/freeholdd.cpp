@@ -50,7 +50,9 @@
 #include "net/host_info.hpp"
 #include "rtsp/server.hpp"
 #include "web/api.hpp"
+#include "web/live.hpp"
 #include "web/server.hpp"
+#include "web/static_files.hpp"
 
 namespace fs = std::filesystem;
 namespace asio = boost::asio;
@@ -67,6 +69,7 @@ struct Options {
   std::optional<fs::path> config_file;
   std::optional<fs::path> state_dir;
   std::optional<std::string> mqtt;  // --mqtt URL, with optional user:password@
+  std::optional<fs::path> webui;    // --webui DIR
   bool demo = false;
 };
 
@@ -77,6 +80,8 @@ void print_help() {
                "  --state-dir DIR      where keys, users and the audit log live (default: /var/lib/freehold)\n"
                "  --mqtt URL           MQTT broker: mqtt[s]://[user:password@]host[:port] (sets mqtt.url,\n"
                "                       mqtt.username and mqtt.password, and saves them in the configuration)\n"
+               "  --webui DIR          the web UI's files (default: ../share/freehold/webui or ../webui beside the\n"
+               "                       executable)\n"
                "  --demo               try it out: a fresh state directory unless --state-dir is given, unprivileged\n"
                "                       ports, and an admin with a random password printed once\n"
                "  --check-config FILE  validate FILE; print 'file:line: message' per problem; exit 0 or 2\n"
@@ -180,6 +185,13 @@ std::optional<Options> parse_args(int argc, char** argv, int& exit_code) {
         break;
       }
       o.mqtt = *v;
+    } else if (a == "--webui") {
+      auto v = value("--webui");
+      if (!v) {
+        exit_code = kExitUsage;
+        break;
+      }
+      o.webui = *v;
     } else if (a == "--demo") {
       o.demo = true;
     } else {
@@ -238,7 +250,11 @@ class Daemon final {
     api_.emplace(web::ApiDeps{model_, accounts_, audit_, sessions_, lockout_, slow_work_.get_executor(), info,
                               static_cast<int>(cfg().get_int("http.https_port")),
                               [this] { return streams_status(); }, [this] { return take_snapshot(); },
-                              &*events_, event_store_.get()});
+                              &*events_, event_store_.get(),
+                              [this](std::string_view stream) -> web::FeedOrError {
+                                if (!live_) return {nullptr, 503, "no_camera", "streaming is off (rtsp.enabled = false)"};
+                                return live_->open(stream);
+                              }});
     web::ServerOptions so;
     so.bind_address = cfg().get_string("http.bind");
     so.https_port = static_cast<std::uint16_t>(cfg().get_int("http.https_port"));
@@ -248,6 +264,7 @@ class Daemon final {
     so.request_timeout = std::chrono::seconds(cfg().get_int("http.request_timeout_s"));
     so.max_connections = static_cast<size_t>(cfg().get_int("http.max_connections"));
     server_.emplace(io_, tls_, *api_, so);
+    mount_webui(so.https_port);
     if (cfg().get_bool("onvif.enabled")) start_onvif(info, so);
     if (auto e = server_->start()) {
       log::error("http.listen_failed", {{"error", *e}});
@@ -382,6 +399,10 @@ class Daemon final {
     ro.udp_port_first = static_cast<std::uint16_t>(cfg().get_int("rtsp.udp_port_first"));
     ro.udp_port_last = static_cast<std::uint16_t>(cfg().get_int("rtsp.udp_port_last"));
     rtsp_.emplace(io_, camera_->streams(), rtsp::Dependencies{model_, accounts_, audit_, lockout_}, ro);
+    live_.emplace(io_, camera_->streams(), [this](const std::string& stream) -> std::optional<std::string> {
+      auto why = stream_refusal(cfg(), stream);
+      return why ? std::optional(why->message) : std::nullopt;
+    });
     if (auto e = rtsp_->start()) {
       log::error("rtsp.listen_failed", {{"error", *e}});
       return false;
@@ -391,6 +412,37 @@ class Daemon final {
     log::info("rtsp.ready", {{"port", rtsp_->port()}, {"tls_port", rtsp_->tls_port()},
                              {"streams", camera_->streams().size()}});
     return true;
+  }
+
+  // The web UI: its files from --webui or beside the executable; without them, / says how to build them. Over
+  // plain HTTP every page redirects to HTTPS.
+  void mount_webui(int https_port) {
+    std::vector<fs::path> candidates;
+    if (opts_.webui) {
+      candidates.push_back(*opts_.webui);
+    } else {
+      std::error_code ec;
+      const fs::path exe = fs::read_symlink("/proc/self/exe", ec).parent_path();
+      candidates = {exe / ".." / "share" / "freehold" / "webui", exe / ".." / "webui"};
+    }
+    std::string why;
+    for (const auto& dir : candidates) {
+      std::string err;
+      if ((webui_ = web::StaticFiles::load(dir, &err))) {
+        log::info("webui.ready", {{"dir", fs::weakly_canonical(dir).string()}, {"files", webui_->files()},
+                                  {"compressed_bytes", webui_->compressed_bytes()}});
+        break;
+      }
+      why += (why.empty() ? "" : "; ") + err;
+    }
+    if (!webui_) log::warn("webui.missing", {{"error", why}, {"hint", "cmake --build --preset release builds it"}});
+    server_->mount_fallback(
+        [this, https_port](web::Request req) -> asio::awaitable<web::Response> {
+          if (webui_) co_return webui_->serve(req, https_port);
+          if (!req.tls) co_return web::Response{308, {{"Location", web::https_location(req, https_port)}}, {}, {}, {}};
+          co_return web::Response::error(404, "no_webui", "the web UI is not installed on this device; the API is");
+        },
+        true);
   }
 
   // Runs on slow_work: camera_ is set before the I/O thread starts and never changes.
@@ -417,6 +469,7 @@ class Daemon final {
                          {"height", s->height()},
                          {"fps", s->fps()},
                          {"readers", s->readers()},
+                         {"live_viewers", live_ ? live_->viewers(s->name()) : 0},
                          {"frames_encoded", st.frames_encoded},
                          {"bytes_encoded", st.bytes_encoded},
                          {"frames_skipped_idle", st.frames_skipped_idle},
@@ -771,6 +824,8 @@ class Daemon final {
   std::optional<web::Server> server_;
   std::unique_ptr<media::Camera> camera_;
   std::optional<rtsp::Server> rtsp_;  // after camera_: destroyed first, detaching from its streams
+  std::optional<web::LiveHub> live_;  // likewise
+  std::unique_ptr<web::StaticFiles> webui_;
   std::unique_ptr<analytics::Engine> analytics_;  // after camera_: stopped first
   std::int64_t motion_start_id_ = 0;              // the motion_end that follows refers to it
   struct StreamRate {

@@ -143,4 +143,16 @@ std::string serialize_config(const Config& config) {
   return os.str();
 }
 
+std::optional<StreamRefusal> stream_refusal(const Config& config, std::string_view stream) {
+  const std::string enabled = "stream." + std::string(stream) + ".enabled";
+  if (find_setting(enabled) == nullptr) return StreamRefusal{true, "not_found", "no such stream; try main or sub"};
+  if (config.get_bool("privacy.enabled")) {
+    return StreamRefusal{false, "privacy_mode", "privacy mode is on: streams are off"};
+  }
+  if (!config.get_bool(enabled)) {
+    return StreamRefusal{false, "stream_disabled", "the " + std::string(stream) + " stream is disabled"};
+  }
+  return std::nullopt;
+}
+
 }  // namespace freehold

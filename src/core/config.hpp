@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,5 +54,13 @@ struct ConfigParse {
 
 // TOML text holding the values that differ from their defaults, grouped into tables.
 [[nodiscard]] std::string serialize_config(const Config& config);
+
+// Why a video stream may not be watched now (by RTSP, the live view, MJPEG), or nullopt if it may.
+struct StreamRefusal {
+  bool unknown = false;  // no such stream (otherwise: turned off)
+  std::string code;      // "not_found", "privacy_mode", "stream_disabled"
+  std::string message;
+};
+[[nodiscard]] std::optional<StreamRefusal> stream_refusal(const Config& config, std::string_view stream);
 
 }  // namespace freehold

@@ -79,6 +79,14 @@ class Ring final {
 
 using FrameRing = Ring<EncodedFrame>;
 
+// How far a live reader (an RTSP session, a browser) may fall behind before it skips to the next keyframe: two
+// seconds of frames, and never less than a batch (a source that reports 0 fps would otherwise hand out keyframes
+// only).
+inline constexpr std::size_t kMinReaderLag = 32;
+[[nodiscard]] inline std::size_t reader_max_lag(int fps) {
+  return std::max(static_cast<std::size_t>(2 * std::max(fps, 0)), kMinReaderLag);
+}
+
 template <typename T>
 Ring<T>::Ring(std::size_t capacity) : slots_(capacity) {
   if (capacity < 2) throw std::invalid_argument("a frame ring needs room for at least 2 frames");

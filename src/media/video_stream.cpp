@@ -28,9 +28,16 @@ VideoStream::VideoStream(std::string name, std::shared_ptr<Feed> feed, EncoderFa
 
 VideoStream::~VideoStream() { stop(); }
 
-void VideoStream::set_on_frame(std::function<void()> f) {
+std::uint64_t VideoStream::add_on_frame(std::function<void()> f) {
   std::lock_guard lock(on_frame_mutex_);
-  on_frame_ = std::move(f);
+  const auto id = next_listener_++;
+  on_frame_.emplace(id, std::move(f));
+  return id;
+}
+
+void VideoStream::remove_on_frame(std::uint64_t id) {
+  std::lock_guard lock(on_frame_mutex_);
+  on_frame_.erase(id);
 }
 
 void VideoStream::start() {
@@ -158,7 +165,7 @@ void VideoStream::run() {
     bytes_ += frame.data.size();
     ring_.publish(std::move(frame));
     std::lock_guard lock(on_frame_mutex_);
-    if (on_frame_) on_frame_();
+    for (const auto& [id, f] : on_frame_) f();
   }
 }
 

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -39,8 +40,10 @@ class VideoStream final {
   VideoStream(const VideoStream&) = delete;
   VideoStream& operator=(const VideoStream&) = delete;
 
-  // Called on the stream thread after each published frame; the owner hands it to its own thread (post).
-  void set_on_frame(std::function<void()> f);
+  // `f` is called on the stream thread after each published frame (the listener hands the work to its own
+  // thread: post). Any number of listeners (the RTSP server, web viewers); the id removes one.
+  std::uint64_t add_on_frame(std::function<void()> f);
+  void remove_on_frame(std::uint64_t id);
   void start();
   void stop();
 
@@ -94,7 +97,8 @@ class VideoStream final {
   std::atomic<std::uint64_t> generation_{0};
   std::atomic<std::uint64_t> fresh_from_{0};  // first ring sequence since the encoder last woke up
   std::mutex on_frame_mutex_;
-  std::function<void()> on_frame_;
+  std::map<std::uint64_t, std::function<void()>> on_frame_;
+  std::uint64_t next_listener_ = 1;
   std::atomic<std::uint64_t> frames_{0}, bytes_{0}, skipped_{0}, resized_away_{0}, failures_{0};
 };
 

@@ -1,37 +1,19 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "rtsp/rtp_h264.hpp"
 
+#include <cstdint>
 #include <stdexcept>
 
 namespace freehold::rtsp {
 namespace {
 
-constexpr std::uint8_t kNalSps = 7, kNalPps = 8, kNalIdr = 5, kFuA = 28;
-
-std::uint8_t nal_type(std::span<const std::uint8_t> nal) { return nal.empty() ? 0 : nal[0] & 0x1f; }
+using media::kNalIdr;
+using media::kNalPps;
+using media::kNalSps;
+using media::nal_type;
+constexpr std::uint8_t kFuA = 28;
 
 }  // namespace
-
-std::vector<std::span<const std::uint8_t>> split_annexb(std::span<const std::uint8_t> s) {
-  std::vector<std::span<const std::uint8_t>> out;
-  std::size_t i = 0, start = SIZE_MAX;
-  auto finish = [&](std::size_t end) {
-    if (start == SIZE_MAX) return;
-    while (end > start && s[end - 1] == 0) --end;  // trailing_zero_8bits and the 4-byte start code's extra zero
-    if (end > start) out.push_back(s.subspan(start, end - start));
-  };
-  while (i + 2 < s.size()) {
-    if (s[i] == 0 && s[i + 1] == 0 && s[i + 2] == 1) {
-      finish(i);
-      i += 3;
-      start = i;
-    } else {
-      ++i;
-    }
-  }
-  finish(s.size());
-  return out;
-}
 
 H264Packetizer::H264Packetizer(std::uint32_t ssrc, std::uint8_t payload_type, std::size_t max_packet,
                                std::uint16_t first_sequence)

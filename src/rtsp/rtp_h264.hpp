@@ -8,12 +8,12 @@
 #include <span>
 #include <vector>
 
+#include "media/annexb.hpp"
 #include "rtsp/rtp.hpp"
 
 namespace freehold::rtsp {
 
-// The NAL units of an Annex-B byte stream (3- or 4-byte start codes), without start codes or trailing zeros.
-[[nodiscard]] std::vector<std::span<const std::uint8_t>> split_annexb(std::span<const std::uint8_t> stream);
+using media::split_annexb;
 // NAL types 24-29 belong to RTP payload formats (STAP, MTAP, FU) and are never valid inside a byte stream.
 [[nodiscard]] bool rtp_reserved_nal(std::span<const std::uint8_t> nal);
 

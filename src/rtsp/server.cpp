@@ -76,6 +76,7 @@ std::uint32_t random_u32() {
 // Packetizes a stream's frames once, in the payload format of their codec, and wakes the sessions that play it.
 struct Fanout {
   media::VideoStream* stream;
+  std::uint64_t listener = 0;  // of the stream's frames
   media::FrameRing::Cursor cursor;
   std::uint32_t ssrc;
   H264Packetizer h264;
@@ -347,19 +348,13 @@ struct Server::Impl {
   // Where DESCRIBE and PLAY refuse: unknown or disabled stream, privacy mode.
   std::optional<Response> stream_refusal(const std::optional<std::string>& name, Fanout*& fan) {
     fan = name ? find(*name) : nullptr;
+    auto why = freehold::stream_refusal(deps.model.config(), name ? *name : std::string());
+    if (fan && !why) return std::nullopt;
     Response r;
     r.header("Content-Type", "text/plain");
-    if (!fan || !deps.model.config().get_bool("stream." + *name + ".enabled")) {
-      r.status = 404;
-      r.body = "no such stream; try /main or /sub\n";
-      return r;
-    }
-    if (deps.model.config().get_bool("privacy.enabled")) {
-      r.status = 503;
-      r.body = "privacy mode is on: streams are off\n";
-      return r;
-    }
-    return std::nullopt;
+    r.status = !fan || why->unknown ? 404 : 503;
+    r.body = !fan || why->unknown ? "no such stream; try /main or /sub\n" : why->message + "\n";
+    return r;
   }
 
   // Runs the stream until DESCRIBE can answer (the codec and, for H.264, the parameter sets are known), 3 s at most.
@@ -613,9 +608,7 @@ struct Server::Impl {
   bool take_batch(Connection& c, Session& s) {
     Batch& b = c.batch;
     b.frames.clear();
-    // Two seconds of frames, and never less than one batch: a stream of unknown rate (fps 0: a passthrough source
-    // that does not say) would otherwise put every reader "too far behind" at once, and it would get keyframes only.
-    const auto max_lag = std::max(static_cast<std::size_t>(2 * std::max(s.fanout->stream->fps(), 0)), kBatchFrames);
+    const auto max_lag = media::reader_max_lag(s.fanout->stream->fps());
     const auto dropped_before = s.cursor.dropped;
     s.fanout->ring.read(s.cursor, b.frames, max_lag, kBatchFrames);
     if (s.cursor.dropped != dropped_before) {
@@ -816,7 +809,7 @@ Server::Server(asio::io_context& io, std::vector<media::VideoStream*> streams, D
     Fanout* fan = f.get();
     Impl* impl = impl_.get();
     // Runs on the stream's thread: hand the work to the I/O thread.
-    fan->stream->set_on_frame([&io, fan, impl] {
+    fan->listener = fan->stream->add_on_frame([&io, fan, impl] {
       asio::post(io, [fan, impl] {
         if (impl->stopping) return;
         // Checked once per frame here, not once per session in every write loop.
@@ -829,7 +822,7 @@ Server::Server(asio::io_context& io, std::vector<media::VideoStream*> streams, D
 }
 
 Server::~Server() {
-  for (auto& f : impl_->fanouts) f->stream->set_on_frame(nullptr);
+  for (auto& f : impl_->fanouts) f->stream->remove_on_frame(f->listener);
 }
 
 std::optional<std::string> Server::start() {

@@ -2,7 +2,12 @@
 #include "web/api.hpp"
 
 #include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -25,6 +30,8 @@ constexpr std::string_view kCookie = "fh_session";
 constexpr int kReplayMax = 100;  // stored events replayed to a stream reconnecting with Last-Event-ID
 constexpr size_t kHeldMax = 128;  // live events held back while the replay is read
 constexpr auto kEventFlushWait = std::chrono::seconds(1);
+constexpr std::string_view kMjpegBoundary = "freehold-frame";
+constexpr auto kMjpegInterval = std::chrono::milliseconds(200);  // 5 pictures a second at most
 
 enum class Access { open, claim, viewer, operator_, admin };
 
@@ -147,6 +154,7 @@ const std::vector<Api::Route>& Api::routes() {
       {"GET", "/api/v1/audit", Access::admin, &Api::audit_list},
       {"GET", "/api/v1/streams", Access::viewer, &Api::streams},
       {"GET", "/api/v1/snapshot", Access::viewer, &Api::snapshot},
+      {"GET", "/api/v1/live/{}", Access::viewer, &Api::live},
   };
   return table;
 }
@@ -302,7 +310,10 @@ Response Api::start_session(const User& user, const Request& req, int status) {
   return Response::json(status, j.dump()).header("Set-Cookie", session_cookie(issued.token, max_age));
 }
 
-awaitable<Response> Api::health(Request&, Context&) { co_return Response::json(200, R"({"status":"ok"})"); }
+awaitable<Response> Api::health(Request&, Context&) {
+  // Whether the device is claimed is no secret (a claim attempt tells as much); the web UI picks its first page by it.
+  co_return Response::json(200, json{{"status", "ok"}, {"claimed", d_.accounts.claimed()}}.dump());
+}
 
 awaitable<Response> Api::claim(Request& req, Context& ctx) {
   if (ctx.session) co_return Response::error(409, "already_claimed", "this device already has an owner");
@@ -684,6 +695,83 @@ awaitable<Response> Api::snapshot(Request&, Context&) {
   r.header("Cache-Control", "no-store");
   r.header("X-Picture-Time", std::to_string(shot.wallclock_us / 1000));
   co_return r;
+}
+
+std::optional<Response> Api::stream_off(const std::string& stream) const {
+  auto why = stream_refusal(d_.model.config(), stream);
+  if (!why) return std::nullopt;
+  return Response::error(why->unknown ? 404 : 503, why->code, why->message);
+}
+
+awaitable<Response> Api::live(Request& req, Context& ctx) {
+  std::string name = ctx.params.at(0);
+  const bool mjpeg = name.ends_with(".mjpeg");
+  if (mjpeg) name.resize(name.size() - 6);
+  if (auto off = stream_off(name)) co_return *off;
+  if (mjpeg) co_return live_mjpeg(name, ctx, co_await asio::this_coro::executor);
+  std::string upgrade(req.header("upgrade"));
+  std::transform(upgrade.begin(), upgrade.end(), upgrade.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (upgrade != "websocket") {
+    co_return Response::error(426, "upgrade_required",
+                              "this is a WebSocket (Upgrade: websocket); /api/v1/live/" + name +
+                                  ".mjpeg is the same stream as multipart JPEG")
+        .header("Upgrade", "websocket");
+  }
+  // The same-origin policy does not cover WebSockets: a page from elsewhere could open one with the session
+  // cookie. Only this device's own pages may (clients that send no Origin, such as the CLI, are not browsers).
+  if (auto origin = req.header("origin"); !origin.empty() && origin != "https://" + std::string(req.header("host"))) {
+    co_return Response::error(403, "origin", "a live view may only be opened by this device's own pages");
+  }
+  if (!d_.live) co_return Response::error(503, "no_camera", "streaming is off (rtsp.enabled = false)");
+  FeedOrError opened = d_.live(name);
+  if (!opened.feed) co_return Response::error(opened.status, opened.code, opened.message);
+  // peek(): watching must not keep an idle session alive forever.
+  opened.feed->still_authorized = [this, token = ctx.token] { return d_.sessions.peek(token, Clock::now()) != nullptr; };
+  Response r;
+  r.status = 101;
+  r.websocket = std::move(opened.feed);
+  co_return r;
+}
+
+// The fallback for browsers without Media Source Extensions: the camera's newest picture as JPEG, a few times a
+// second, in a multipart/x-mixed-replace body that an <img> element shows as it comes.
+Response Api::live_mjpeg(const std::string& stream, const Context& ctx, asio::any_io_executor io) {
+  if (!d_.snapshot) return Response::error(503, "no_camera", "streaming is off (rtsp.enabled = false)");
+  auto out = std::make_shared<EventStream>(2, "multipart/x-mixed-replace; boundary=" + std::string(kMjpegBoundary));
+  out->still_authorized = [this, token = ctx.token] { return d_.sessions.peek(token, Clock::now()) != nullptr; };
+  asio::co_spawn(io, mjpeg_pump(out, stream), asio::detached);
+  Response r;
+  r.stream = std::move(out);
+  return r;
+}
+
+awaitable<void> Api::mjpeg_pump(std::weak_ptr<EventStream> weak, std::string stream) {
+  asio::steady_timer pace(co_await asio::this_coro::executor);
+  for (;;) {
+    bool want = false;
+    if (auto out = weak.lock()) {  // not held across the waits: a client that leaves is freed at once
+      if (out->closed()) co_return;
+      if (stream_off(stream)) {
+        out->close();
+        co_return;
+      }
+      want = out->queued() == 0;  // a client that is behind skips pictures rather than queue them
+    } else {
+      co_return;
+    }
+    if (want) {
+      Snapshot shot = co_await offload<Snapshot>(d_.slow_work, d_.snapshot);
+      auto out = weak.lock();
+      if (!out) co_return;
+      if (!shot.jpeg.empty()) {
+        out->push_raw("--" + std::string(kMjpegBoundary) + "\r\nContent-Type: image/jpeg\r\nContent-Length: " +
+                      std::to_string(shot.jpeg.size()) + "\r\nX-Picture-Time: " +
+                      std::to_string(shot.wallclock_us / 1000) + "\r\n\r\n" + shot.jpeg + "\r\n");
+      }
+    }
+    pace.expires_after(kMjpegInterval);
+    co_await pace.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
 }
 
 awaitable<Response> Api::audit_list(Request& req, Context&) {

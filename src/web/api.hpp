@@ -54,6 +54,8 @@ struct ApiDeps {
   // carries only setting and state changes and the history is empty.
   EventBus* events = nullptr;
   EventStore* event_store = nullptr;
+  // A live-view WebSocket feed of a stream (GET /api/v1/live/{stream}); empty when streaming is off.
+  std::function<FeedOrError(std::string_view stream)> live = nullptr;
 };
 
 class Api final {
@@ -90,6 +92,10 @@ class Api final {
   boost::asio::awaitable<Response> audit_list(Request&, Context&);
   boost::asio::awaitable<Response> streams(Request&, Context&);
   boost::asio::awaitable<Response> snapshot(Request&, Context&);
+  boost::asio::awaitable<Response> live(Request&, Context&);
+  Response live_mjpeg(const std::string& stream, const Context& ctx, boost::asio::any_io_executor io);
+  boost::asio::awaitable<void> mjpeg_pump(std::weak_ptr<EventStream> out, std::string stream);
+  [[nodiscard]] std::optional<Response> stream_off(const std::string& stream) const;
 
   Response start_session(const User& user, const Request& req, int status);
   std::optional<Response> locked_out(const Request& req, std::string_view username);

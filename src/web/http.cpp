@@ -67,17 +67,21 @@ std::optional<std::string> Request::cookie(std::string_view name) const {
 }
 
 bool EventStream::push(std::string_view event, std::string_view data, std::int64_t id) {
+  std::string msg = "event: " + std::string(event) + "\n";
+  if (id > 0) msg += "id: " + std::to_string(id) + "\n";
+  // SSE data lines may not contain newlines; JSON from nlohmann never does.
+  msg += "data: " + std::string(data) + "\n\n";
+  return push_raw(std::move(msg));
+}
+
+bool EventStream::push_raw(std::string chunk) {
   if (closed()) return false;
   if (queue_.size() >= capacity_) {
     broken_ = true;
     if (wake) wake();
     return false;
   }
-  std::string msg = "event: " + std::string(event) + "\n";
-  if (id > 0) msg += "id: " + std::to_string(id) + "\n";
-  // SSE data lines may not contain newlines; JSON from nlohmann never does.
-  msg += "data: " + std::string(data) + "\n\n";
-  queue_.push_back(std::move(msg));
+  queue_.push_back(std::move(chunk));
   if (wake) wake();
   return true;
 }

@@ -31,14 +31,20 @@ struct Request {
   [[nodiscard]] std::optional<std::string> cookie(std::string_view name) const;
 };
 
-// A server-sent events stream: the handler returns it and keeps pushing; the connection drains it.
+// A streamed body: the handler returns it and keeps pushing; the connection drains it. Server-sent events by
+// default; any other content type (multipart MJPEG) is sent as pushed.
 // Bounded: a client that cannot keep up is disconnected (EventSource reconnects by itself).
 class EventStream final {
  public:
-  explicit EventStream(size_t capacity = 256) : capacity_(capacity) {}
+  explicit EventStream(size_t capacity = 256, std::string content_type = "text/event-stream")
+      : content_type_(std::move(content_type)), capacity_(capacity) {}
   // Queues one event (with an `id:` line when id > 0, which EventSource sends back as Last-Event-ID on
   // reconnecting); returns false (and marks the stream broken) if the queue is full.
   bool push(std::string_view event, std::string_view data, std::int64_t id = 0);
+  // Queues bytes as they are; false (and broken) if the queue is full.
+  bool push_raw(std::string chunk);
+  [[nodiscard]] size_t queued() const { return queue_.size(); }
+  [[nodiscard]] const std::string& content_type() const { return content_type_; }
   [[nodiscard]] std::deque<std::string> take() { return std::exchange(queue_, {}); }
   [[nodiscard]] bool broken() const { return broken_; }
   void close() { closed_ = true; if (wake) wake(); }
@@ -50,16 +56,47 @@ class EventStream final {
 
  private:
   std::deque<std::string> queue_;
+  std::string content_type_;
   size_t capacity_;
   bool broken_ = false;
   bool closed_ = false;
+};
+
+// One WebSocket message: binary data shared by every client that receives it, or text.
+struct WsMessage {
+  std::shared_ptr<const std::vector<std::uint8_t>> binary;
+  std::string text;  // when `binary` is null
+};
+
+// What a WebSocket carries once the handler has accepted the upgrade (Response::websocket). The connection pulls
+// after each wake() and after each batch it wrote, so a slow client is never handed more than it can take: what
+// it misses meanwhile is the feed's to skip.
+class WebSocketFeed {
+ public:
+  virtual ~WebSocketFeed() = default;
+  // Appends the messages due now, oldest first.
+  virtual void pull(std::vector<WsMessage>& out) = 0;
+  // The feed has nothing more: the connection closes (normal closure) once it has sent what was pulled.
+  [[nodiscard]] virtual bool ended() const = 0;
+
+  std::function<void()> wake;              // set by the connection: call when there is something to pull
+  std::function<bool()> still_authorized;  // set by the handler: re-checked before every batch
+};
+
+// A WebSocket feed for one client, or why there is none (status, code and message of the error answer).
+struct FeedOrError {
+  std::shared_ptr<WebSocketFeed> feed;
+  int status = 200;
+  std::string code;
+  std::string message;
 };
 
 struct Response {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
-  std::shared_ptr<EventStream> stream;  // set: the body is a server-sent events stream
+  std::shared_ptr<EventStream> stream;  // set: the body is streamed (server-sent events, MJPEG)
+  std::shared_ptr<WebSocketFeed> websocket;  // set: the request is upgraded to a WebSocket fed by it
 
   [[nodiscard]] static Response json(int status, std::string body);
   // {"error": code, "message": message}

@@ -15,6 +15,8 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <list>
 #include <tuple>
 
@@ -36,6 +38,9 @@ namespace {
 constexpr std::chrono::seconds kHandshakeTimeout{10};
 constexpr std::chrono::seconds kWriteTimeout{30};
 constexpr std::chrono::seconds kSseKeepAlive{15};
+// A WebSocket peer that sends nothing (not even a pong to our pings) for this long is gone.
+constexpr std::chrono::seconds kWsIdleTimeout{20};
+constexpr size_t kWsMaxIncoming = 4096;  // clients only send control frames; anything bigger is abuse
 constexpr size_t kHeaderLimit = 16 * 1024;
 
 void security_headers(http::fields& h) {
@@ -50,7 +55,14 @@ http::response<http::string_body> to_beast(const Response& r, unsigned version, 
   http::response<http::string_body> res{static_cast<http::status>(r.status), version};
   res.set(http::field::server, "freeholdd");
   security_headers(res);
-  for (const auto& [k, v] : r.headers) res.insert(k, v);
+  // A response may loosen the defaults (the web UI's pages and assets): those replace, the rest add.
+  for (const auto& [k, v] : r.headers) {
+    if (beast::iequals(k, "Cache-Control") || beast::iequals(k, "Content-Security-Policy")) {
+      res.set(k, v);
+    } else {
+      res.insert(k, v);
+    }
+  }
   res.body() = r.body;
   res.keep_alive(keep_alive);
   res.prepare_payload();
@@ -124,6 +136,7 @@ struct Server::Impl {
     bool plain_http;
   };
   std::vector<Mount> mounts;
+  std::optional<Mount> fallback;  // every path that is neither mounted nor under /api/ (the web UI)
   net::ConnectionLimit limit;                 // both listeners share it
   bool stopping = false;
 
@@ -152,6 +165,7 @@ struct Server::Impl {
     for (const auto& m : mounts) {
       if (path.starts_with(m.prefix)) return &m;
     }
+    if (fallback && !path.starts_with("/api/")) return &*fallback;
     return nullptr;
   }
 
@@ -249,10 +263,105 @@ struct Server::Impl {
         co_await stream_events(stream, *response.stream, version, registration);
         co_return;
       }
+      if (response.websocket && beast::websocket::is_upgrade(raw)) {
+        co_await serve_websocket(stream, raw, *response.websocket, registration);
+        co_return;
+      }
       auto res = to_beast(response, version, keep_alive && !stopping);
       lowest.expires_after(kWriteTimeout);
       auto [wec, wn] = co_await http::async_write(stream, res, tuple_awaitable);
       if (wec || !res.keep_alive()) co_return;
+    }
+  }
+
+  // The connection after a WebSocket upgrade: sends what the feed yields, answers the peer's control frames, and
+  // closes when the feed ends, the session does, the peer goes quiet or the server stops.
+  template <typename Stream>
+  awaitable<void> serve_websocket(Stream& stream, const http::request<http::string_body>& req, WebSocketFeed& feed,
+                                  std::list<std::function<void()>>::iterator registration) {
+    namespace websocket = beast::websocket;
+    auto& lowest = beast::get_lowest_layer(stream);
+    lowest.expires_never();  // the WebSocket's own timeouts take over
+    websocket::stream<Stream&> ws(stream);
+    ws.set_option(websocket::stream_base::timeout{kHandshakeTimeout, kWsIdleTimeout, true});
+    ws.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+      res.set(http::field::server, "freeholdd");
+    }));
+    ws.read_message_max(kWsMaxIncoming);
+    ws.auto_fragment(false);
+    asio::steady_timer wake(io);
+    bool reading = true;
+    asio::steady_timer reader_done(io, asio::steady_timer::time_point::max());
+    feed.wake = [&wake] { wake.cancel(); };
+    *registration = [&lowest, &wake] {
+      lowest.close();
+      wake.cancel();
+    };
+    auto [aec] = co_await ws.async_accept(req, tuple_awaitable);
+    if (aec) {
+      log::debug("http.websocket_refused", {{"error", aec.message()}});
+      feed.wake = nullptr;
+      co_return;
+    }
+    // The reader only keeps control frames flowing (pong, close); what a client sends is not for us.
+    asio::co_spawn(
+        io,
+        [&]() -> awaitable<void> {
+          beast::flat_buffer in;
+          for (;;) {
+            auto [rec, rn] = co_await ws.async_read(in, tuple_awaitable);
+            if (rec) {
+              log::debug("http.websocket_closed", {{"error", rec.message()}});
+              break;
+            }
+            in.consume(in.size());
+          }
+          reading = false;
+          wake.cancel();
+          reader_done.cancel();
+        },
+        asio::detached);
+    std::vector<WsMessage> batch;
+    bool closed_by_us = false;
+    while (reading && !stopping) {
+      batch.clear();
+      if (feed.still_authorized && !feed.still_authorized()) {
+        closed_by_us = true;
+        break;
+      }
+      feed.pull(batch);
+      if (batch.empty()) {
+        if (feed.ended()) {
+          closed_by_us = true;
+          break;
+        }
+        wake.expires_after(kSseKeepAlive);
+        co_await wake.async_wait(tuple_awaitable);
+        continue;
+      }
+      beast::error_code wec;
+      for (const auto& m : batch) {
+        ws.binary(m.binary != nullptr);
+        const asio::const_buffer data = m.binary ? asio::buffer(*m.binary) : asio::buffer(m.text);
+        auto [e, n] = co_await ws.async_write(data, tuple_awaitable);
+        wec = e;
+        if (wec) break;
+      }
+      if (wec) {
+        log::debug("http.websocket_write_failed", {{"error", wec.message()}});
+        break;
+      }
+    }
+    log::debug("http.websocket_end", {{"reading", reading}, {"closed_by_us", closed_by_us}, {"stopping", stopping}});
+    feed.wake = nullptr;
+    if (closed_by_us && reading && !stopping) {
+      auto [cec] = co_await ws.async_close(websocket::close_code::normal, tuple_awaitable);
+      (void)cec;
+    }
+    // The reader refers to this frame's locals: it must be finished before they go.
+    if (reading) {
+      lowest.close();
+      co_await reader_done.async_wait(tuple_awaitable);
     }
   }
 
@@ -266,10 +375,11 @@ struct Server::Impl {
       lowest.close();
       wake.cancel();
     };
+    const bool sse = events.content_type() == "text/event-stream";
     http::response<http::empty_body> head{http::status::ok, version};
     head.set(http::field::server, "freeholdd");
     security_headers(head);
-    head.set(http::field::content_type, "text/event-stream");
+    head.set(http::field::content_type, events.content_type());
     head.keep_alive(false);
     http::response_serializer<http::empty_body> sr{head};
     lowest.expires_after(kWriteTimeout);
@@ -281,11 +391,12 @@ struct Server::Impl {
         if (events.closed()) break;
         wake.expires_after(kSseKeepAlive);
         auto [tec] = co_await wake.async_wait(tuple_awaitable);
-        if (!tec) {  // a quiet period: keep proxies from timing out
-          out = ": keep-alive\n\n";
-        } else {
+        if (tec) continue;
+        if (!sse) {  // a multipart body has no comments: only check that the session still holds
+          if (events.still_authorized && !events.still_authorized()) break;
           continue;
         }
+        out = ": keep-alive\n\n";  // a quiet period: keep proxies from timing out
       }
       if (events.still_authorized && !events.still_authorized()) break;  // logged out, expired or revoked
       lowest.expires_after(kWriteTimeout);
@@ -320,6 +431,10 @@ Server::~Server() = default;
 
 void Server::mount(std::string prefix, Handler handler, bool plain_http) {
   impl_->mounts.push_back(Impl::Mount{std::move(prefix), std::move(handler), plain_http});
+}
+
+void Server::mount_fallback(Handler handler, bool plain_http) {
+  impl_->fallback = Impl::Mount{"/", std::move(handler), plain_http};
 }
 
 std::optional<std::string> Server::start() {

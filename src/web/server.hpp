@@ -44,6 +44,8 @@ class Server final {
 
   // Routes paths starting with `prefix` to `handler` (before start()); `plain_http`: also on the plain listener.
   void mount(std::string prefix, Handler handler, bool plain_http);
+  // Routes every other path outside /api/ to `handler` (the web UI); `plain_http`: also on the plain listener.
+  void mount_fallback(Handler handler, bool plain_http);
   // Binds and starts accepting; an error names the address and port that failed.
   [[nodiscard]] std::optional<std::string> start();
   // Stops accepting and closes every connection; returns at once.

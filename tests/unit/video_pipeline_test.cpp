@@ -154,7 +154,7 @@ TEST(VideoStream, IdleUntilReadAndFirstReaderStartsAtAFreshKeyframe) {
   Capture capture(hal::make_synthetic_source({320, 240, 50, false, true}));
   VideoStream stream("main", capture.subscribe({}), x264(), {320, 240, 50, 500, false, 100}, 200);
   std::atomic<int> published{0};
-  stream.set_on_frame([&] { ++published; });
+  stream.add_on_frame([&] { ++published; });
   capture.start();
   stream.start();
   ASSERT_TRUE(eventually([&] { return capture.pictures() >= 5; }));
