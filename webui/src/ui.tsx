@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Building blocks shared by the pages: labelled fields, errors, dialogs, the status live region, countdowns.
+import type { ComponentChildren } from 'preact';
+import { useEffect, useId, useRef, useState } from 'preact/hooks';
+
+// The status region: one polite live region for the whole app, so a screen reader hears what happened.
+let setStatusText: (text: string) => void = () => {};
+let statusSerial = 0;
+
+export function announce(text: string): void {
+  statusSerial += 1;
+  setStatusText(text);
+  const serial = statusSerial;
+  window.setTimeout(() => serial === statusSerial && setStatusText(''), 6000);
+}
+
+export function StatusRegion() {
+  const [text, setText] = useState('');
+  useEffect(() => {
+    setStatusText = setText;
+  }, []);
+  return (
+    <div class={text ? 'toast visible' : 'toast'} role="status" aria-live="polite">
+      {text}
+    </div>
+  );
+}
+
+export interface FieldAria {
+  id: string;
+  'aria-invalid'?: true;
+  'aria-describedby'?: string;
+}
+
+// A label, its control (given by `children` with the ids it must carry), a hint and an error.
+export function Field(props: {
+  label: ComponentChildren;
+  hint?: ComponentChildren;
+  error?: string | null;
+  check?: boolean; // a checkbox: the control before its label
+  class?: string;
+  children: (aria: FieldAria) => ComponentChildren;
+}) {
+  const id = useId();
+  const hintId = props.hint ? `${id}-hint` : '';
+  const errorId = props.error ? `${id}-error` : '';
+  const describedBy = [errorId, hintId].filter(Boolean).join(' ');
+  const aria: FieldAria = { id };
+  if (props.error) aria['aria-invalid'] = true;
+  if (describedBy) aria['aria-describedby'] = describedBy;
+  const label = <label for={id}>{props.label}</label>;
+  return (
+    <div
+      class={['field', props.check && 'field-check', props.error && 'invalid', props.class].filter(Boolean).join(' ')}
+    >
+      {props.check ? (
+        <>
+          {props.children(aria)}
+          {label}
+        </>
+      ) : (
+        <>
+          {label}
+          {props.children(aria)}
+        </>
+      )}
+      {props.error && (
+        <p class="field-error" id={errorId}>
+          {props.error}
+        </p>
+      )}
+      {props.hint && (
+        <p class="hint" id={hintId}>
+          {props.hint}
+        </p>
+      )}
+    </div>
+  );
+}
+
+export function FormError(props: { children: ComponentChildren }) {
+  return (
+    <p class="form-error" role="alert">
+      {props.children}
+    </p>
+  );
+}
+
+// A page's heading, which takes the focus when the page opens so that keyboard and screen reader users start there.
+export function PageTitle(props: { children: string; actions?: ComponentChildren }) {
+  const ref = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    ref.current?.focus({ preventScroll: true });
+  }, []);
+  return (
+    <div class="page-head">
+      <h1 tabIndex={-1} ref={ref}>
+        {props.children}
+      </h1>
+      {props.actions && <div class="page-actions">{props.actions}</div>}
+    </div>
+  );
+}
+
+// A modal dialog (the native <dialog>: focus trap, Escape to close).
+export function Dialog(props: { title: string; onClose: () => void; class?: string; children: ComponentChildren }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const titleId = useId();
+  useEffect(() => {
+    ref.current?.showModal();
+  }, []);
+  return (
+    <dialog ref={ref} class={props.class} aria-labelledby={titleId} onClose={props.onClose}>
+      <div class="dialog-head">
+        <h2 id={titleId}>{props.title}</h2>
+        <button type="button" class="icon-button" aria-label="Close" onClick={() => ref.current?.close()}>
+          ×
+        </button>
+      </div>
+      {props.children}
+    </dialog>
+  );
+}
+
+// Seconds left of a lockout, counting down once a second; start(n) begins a new count.
+export function useCountdown(): [number, (seconds: number) => void] {
+  const [left, setLeft] = useState(0);
+  useEffect(() => {
+    if (left <= 0) return;
+    const timer = window.setTimeout(() => setLeft(left - 1), 1000);
+    return () => window.clearTimeout(timer);
+  }, [left]);
+  return [left, (seconds: number) => setLeft(Math.max(1, Math.ceil(seconds)))];
+}
+
+// Calls `load` now and every `ms` while the page is visible, and at once when it becomes visible again.
+export function usePolling(load: () => void, ms: number): void {
+  const latest = useRef(load);
+  latest.current = load;
+  useEffect(() => {
+    latest.current();
+    const timer = window.setInterval(() => document.visibilityState === 'visible' && latest.current(), ms);
+    const onVisible = () => document.visibilityState === 'visible' && latest.current();
+    document.addEventListener('visibilitychange', onVisible);
+    return () => {
+      window.clearInterval(timer);
+      document.removeEventListener('visibilitychange', onVisible);
+    };
+  }, [ms]);
+}
+
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
