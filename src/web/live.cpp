@@ -62,8 +62,11 @@ struct LiveStream {
 
   LiveStream(media::VideoStream* s) : stream(s), name(s->name()), ring(s->ring().capacity()) {}
 
+  // The hub's open() has just checked the refusal and the codec: what the last spell saw no longer holds.
   void acquire() {
     if (viewers++ > 0 || !stream) return;
+    refused.reset();
+    unsupported.clear();
     cursor = stream->add_reader();
     fresh_from = ring.end();  // what the ring holds is from an earlier spell: never hand it out
   }

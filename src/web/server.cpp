@@ -40,7 +40,8 @@ constexpr std::chrono::seconds kWriteTimeout{30};
 constexpr std::chrono::seconds kSseKeepAlive{15};
 // A WebSocket peer that sends nothing (not even a pong to our pings) for this long is gone.
 constexpr std::chrono::seconds kWsIdleTimeout{20};
-constexpr size_t kWsMaxIncoming = 4096;  // clients only send control frames; anything bigger is abuse
+constexpr size_t kWsMaxIncoming = 4096;
+constexpr int kWsSendBuffer = 256 * 1024;  // the kernel doubles it  // clients only send control frames; anything bigger is abuse
 constexpr size_t kHeaderLimit = 16 * 1024;
 
 void security_headers(http::fields& h) {
@@ -282,6 +283,10 @@ struct Server::Impl {
     namespace websocket = beast::websocket;
     auto& lowest = beast::get_lowest_layer(stream);
     lowest.expires_never();  // the WebSocket's own timeouts take over
+    // A bounded kernel queue: a viewer that cannot keep up is felt here within a second or so (the feed then skips
+    // ahead), instead of piling seconds of video into an auto-tuned send buffer.
+    beast::error_code sec;
+    lowest.socket().set_option(asio::socket_base::send_buffer_size(kWsSendBuffer), sec);
     websocket::stream<Stream&> ws(stream);
     ws.set_option(websocket::stream_base::timeout{kHandshakeTimeout, kWsIdleTimeout, true});
     ws.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {

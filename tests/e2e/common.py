@@ -103,10 +103,11 @@ def wait_until(pred, timeout, step=0.1):
 
 
 class Daemon:
-    def __init__(self, binary, state_dir, config):
+    def __init__(self, binary, state_dir, config, args=()):
         self.binary = binary
         self.state_dir = state_dir
         self.config = config
+        self.args = list(args)
         self.proc = None
         self.out = []  # stdout lines (the demo banner)
         self.err = []  # stderr lines (the log)
@@ -116,7 +117,7 @@ class Daemon:
     def start(self):
         env = dict(os.environ)
         env.pop("JOURNAL_STREAM", None)  # keep the plain "ts=... level=... event=..." log format
-        self.proc = spawn([self.binary, "--demo", "--state-dir", self.state_dir, "--config", self.config],
+        self.proc = spawn([self.binary, "--demo", "--state-dir", self.state_dir, "--config", self.config] + self.args,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         for pipe, lines in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
             t = threading.Thread(target=self._drain, args=(pipe, lines), daemon=True)
