@@ -155,6 +155,7 @@ const std::vector<Api::Route>& Api::routes() {
       {"GET", "/api/v1/streams", Access::viewer, &Api::streams},
       {"GET", "/api/v1/snapshot", Access::viewer, &Api::snapshot},
       {"GET", "/api/v1/live/{}", Access::viewer, &Api::live},
+      {"POST", "/api/v1/entities/{}/press", Access::operator_, &Api::press},
   };
   return table;
 }
@@ -501,7 +502,8 @@ awaitable<Response> Api::config_schema(Request&, Context&) {
            {"default", value_json(s.default_value)},
            {"help", s.help},
            {"write_role", role_name(s.write_role)},
-           {"restart_required", s.restart_required}};
+           {"restart_required", s.restart_required},
+           {"secret", s.secret}};
     if (s.kind == Kind::integer || s.kind == Kind::string) j["min"] = s.min, j["max"] = s.max;
     if (s.kind == Kind::choice) j["choices"] = s.choices;
     if (!s.unit.empty()) j["unit"] = s.unit;
@@ -697,6 +699,17 @@ awaitable<Response> Api::snapshot(Request&, Context&) {
   co_return r;
 }
 
+awaitable<Response> Api::press(Request& req, Context& ctx) {
+  const std::string& id = ctx.params.at(0);
+  const Entity* e = d_.model.find_entity(id);
+  if (e == nullptr) co_return Response::error(404, "not_found", "no entity '" + id + "'");
+  if (auto problem = d_.model.press(id, Requester{"user:" + ctx.session->username, req.remote, ctx.session->role})) {
+    co_return Response::error(e->component == Component::button ? 403 : 400,
+                              e->component == Component::button ? "forbidden" : "not_a_button", *problem);
+  }
+  co_return Response::json(202, json{{"pressed", id}}.dump());
+}
+
 std::optional<Response> Api::stream_off(const std::string& stream) const {
   auto why = stream_refusal(d_.model.config(), stream);
   if (!why) return std::nullopt;
@@ -705,13 +718,15 @@ std::optional<Response> Api::stream_off(const std::string& stream) const {
 
 awaitable<Response> Api::live(Request& req, Context& ctx) {
   std::string name = ctx.params.at(0);
-  const bool mjpeg = name.ends_with(".mjpeg");
-  if (mjpeg) name.resize(name.size() - 6);
-  if (auto off = stream_off(name)) co_return *off;
-  if (mjpeg) co_return live_mjpeg(name, ctx, co_await asio::this_coro::executor);
+  if (name.ends_with(".mjpeg")) {
+    name.resize(name.size() - 6);
+    if (auto off = stream_off(name)) co_return *off;
+    co_return live_mjpeg(name, ctx, co_await asio::this_coro::executor);
+  }
   std::string upgrade(req.header("upgrade"));
   std::transform(upgrade.begin(), upgrade.end(), upgrade.begin(), [](unsigned char c) { return std::tolower(c); });
   if (upgrade != "websocket") {
+    if (auto off = stream_off(name)) co_return *off;  // what a page can ask before it opens the socket
     co_return Response::error(426, "upgrade_required",
                               "this is a WebSocket (Upgrade: websocket); /api/v1/live/" + name +
                                   ".mjpeg is the same stream as multipart JPEG")
@@ -722,9 +737,16 @@ awaitable<Response> Api::live(Request& req, Context& ctx) {
   if (auto origin = req.header("origin"); !origin.empty() && origin != "https://" + std::string(req.header("host"))) {
     co_return Response::error(403, "origin", "a live view may only be opened by this device's own pages");
   }
-  if (!d_.live) co_return Response::error(503, "no_camera", "streaming is off (rtsp.enabled = false)");
-  FeedOrError opened = d_.live(name);
-  if (!opened.feed) co_return Response::error(opened.status, opened.code, opened.message);
+  FeedOrError opened;
+  if (auto off = stream_refusal(d_.model.config(), name)) {
+    opened = {nullptr, 0, off->code, off->message};
+  } else if (!d_.live) {
+    opened = {nullptr, 0, "no_camera", "streaming is off (rtsp.enabled = false)"};
+  } else {
+    opened = d_.live(name);
+  }
+  // A browser cannot read why an upgrade was refused: past authentication, the reason is the first message.
+  if (!opened.feed) opened.feed = error_feed(opened.code, opened.message);
   // peek(): watching must not keep an idle session alive forever.
   opened.feed->still_authorized = [this, token = ctx.token] { return d_.sessions.peek(token, Clock::now()) != nullptr; };
   Response r;

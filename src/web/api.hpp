@@ -93,6 +93,7 @@ class Api final {
   boost::asio::awaitable<Response> streams(Request&, Context&);
   boost::asio::awaitable<Response> snapshot(Request&, Context&);
   boost::asio::awaitable<Response> live(Request&, Context&);
+  boost::asio::awaitable<Response> press(Request&, Context&);
   Response live_mjpeg(const std::string& stream, const Context& ctx, boost::asio::any_io_executor io);
   boost::asio::awaitable<void> mjpeg_pump(std::weak_ptr<EventStream> out, std::string stream);
   [[nodiscard]] std::optional<Response> stream_off(const std::string& stream) const;

@@ -99,4 +99,26 @@ Response Response::error(int status, std::string_view code, std::string_view mes
   return json(status, j.dump());
 }
 
+namespace {
+
+class ErrorFeed final : public WebSocketFeed {
+ public:
+  explicit ErrorFeed(std::string text) : text_(std::move(text)) {}
+  void pull(std::vector<WsMessage>& out) override {
+    if (!sent_) out.push_back({nullptr, text_});
+    sent_ = true;
+  }
+  [[nodiscard]] bool ended() const override { return sent_; }
+
+ private:
+  std::string text_;
+  bool sent_ = false;
+};
+
+}  // namespace
+
+std::shared_ptr<WebSocketFeed> error_feed(std::string_view code, std::string_view message) {
+  return std::make_shared<ErrorFeed>(nlohmann::json{{"type", "error"}, {"code", code}, {"message", message}}.dump());
+}
+
 }  // namespace freehold::web

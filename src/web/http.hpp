@@ -83,6 +83,10 @@ class WebSocketFeed {
   std::function<bool()> still_authorized;  // set by the handler: re-checked before every batch
 };
 
+// A feed that only says why there is nothing to send ({"type":"error","code":...,"message":...}) and ends: a
+// browser cannot read the status of a refused upgrade, so refusals after authentication travel this way.
+[[nodiscard]] std::shared_ptr<WebSocketFeed> error_feed(std::string_view code, std::string_view message);
+
 // A WebSocket feed for one client, or why there is none (status, code and message of the error answer).
 struct FeedOrError {
   std::shared_ptr<WebSocketFeed> feed;

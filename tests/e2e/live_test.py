@@ -185,6 +185,15 @@ def check_files(api, page):
     R.check("plain HTTP: the live view is not served there", live.status == 404, repr(live))
 
 
+def said(port, token, stream):
+    """The first message of a live socket and its close code."""
+    ws = WebSocket(HOST, port, f"/api/v1/live/{stream}", {"Authorization": "Bearer " + token})
+    msgs = ws.messages(5)
+    ws.close()
+    first = json.loads(msgs[0][1]) if msgs and msgs[0][0] == "text" else {}
+    return first, ws.close_code
+
+
 def check_refusals(api, port, token):
     def refused(path, headers):
         try:
@@ -196,8 +205,9 @@ def check_refusals(api, port, token):
     R.check("no session: the upgrade is refused with 401", e and e.status == 401, str(e and e.body))
     e = refused("/api/v1/live/main", {"Authorization": "Bearer " + token, "Origin": "https://attacker.example"})
     R.check("a page from another origin: 403 origin", e and e.status == 403 and "origin" in e.body, str(e and e.body))
-    e = refused("/api/v1/live/nope", {"Authorization": "Bearer " + token})
-    R.check("an unknown stream: 404", e and e.status == 404, str(e and e.body))
+    first, code = said(port, token, "nope")
+    R.check("an unknown stream: the socket says not_found (a browser cannot read a refused upgrade), then closes",
+            first.get("type") == "error" and first.get("code") == "not_found" and code == 1000, f"{first} {code}")
     r = api.call("GET", "/api/v1/live/main", token=token)
     R.check("a plain GET (no Upgrade): 426 naming the MJPEG alternative",
             r.status == 426 and ".mjpeg" in r.message(), repr(r))
@@ -296,13 +306,12 @@ def check_changes(api, port, token, work):
         R.check("privacy mode ends the live view with the reason, then a normal close",
                 got and errors and errors[-1]["code"] == "refused" and "privacy" in errors[-1]["message"] and
                 v.ws.close_code == 1000, f"{errors} close={v.ws.close_code}")
-        try:
-            WebSocket(HOST, port, "/api/v1/live/main", {"Authorization": "Bearer " + token}).close()
-            refused = None
-        except HandshakeRefused as e:
-            refused = e
-        R.check("while it is on, a new viewer is refused with 503", refused and refused.status == 503,
-                str(refused and refused.body))
+        first, code = said(port, token, "main")
+        R.check("while it is on, a new viewer is told privacy_mode and the socket closes",
+                first.get("code") == "privacy_mode" and code == 1000, f"{first} {code}")
+        r = api.call("GET", "/api/v1/live/main", token=token)
+        R.check("a plain GET says so before any upgrade (503 privacy_mode)",
+                r.status == 503 and (r.json or {}).get("error") == "privacy_mode", repr(r))
         api.call("PATCH", "/api/v1/config", {"privacy.enabled": False, "stream.main.width": WIDTH,
                                              "stream.main.height": HEIGHT}, token=token)
     finally:
