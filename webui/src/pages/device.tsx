@@ -3,10 +3,10 @@
 // Refreshed every 5 s while the page is visible.
 import { Fragment } from 'preact';
 import { useState } from 'preact/hooks';
-import { get, hasRole, type AuditEntry, type DeviceInfo, type Entity, type StreamsInfo } from '../api';
+import { api, get, hasRole, type AuditEntry, type DeviceInfo, type Entity, type StreamsInfo } from '../api';
 import { formatBytes, formatDuration, formatNumber, formatTime, formatValue } from '../format';
 import { useSession } from '../session';
-import { errorText, FormError, PageTitle, usePolling } from '../ui';
+import { announce, errorText, FormError, PageTitle, usePolling } from '../ui';
 
 const REFRESH_MS = 5000;
 const AUDIT_PAGE = 50;
@@ -99,8 +99,67 @@ export function DevicePage() {
         )}
       </div>
       {streams && <Streams info={streams} />}
+      {hasRole(session.role, 'operator') && <Restart />}
       {admin && <Audit />}
     </>
+  );
+}
+
+const RESTART_POLL_MS = 2000;
+const RESTART_GIVE_UP_MS = 180000;
+
+// Settings marked "restart" apply on the next start. Under systemd the device comes back by itself
+// (RestartForceExitStatus); the page waits for it and reloads.
+function Restart() {
+  const [state, setState] = useState<'idle' | 'waiting' | 'failed'>('idle');
+  const [error, setError] = useState('');
+
+  async function restart() {
+    if (!window.confirm('Restart the device? Streams and connections stop for a few seconds.')) return;
+    setError('');
+    try {
+      await api('POST', '/api/v1/entities/restart/press');
+    } catch (e) {
+      setError(errorText(e));
+      return;
+    }
+    setState('waiting');
+    announce('The device is restarting.');
+    const started = Date.now();
+    let wentAway = false;
+    const poll = async () => {
+      try {
+        const r = await fetch('/api/v1/health', { cache: 'no-store' });
+        if (r.ok && wentAway) {
+          window.location.reload();
+          return;
+        }
+        if (!r.ok) wentAway = true;
+      } catch {
+        wentAway = true;
+      }
+      if (Date.now() - started > RESTART_GIVE_UP_MS) {
+        setState('failed');
+        return;
+      }
+      window.setTimeout(poll, RESTART_POLL_MS);
+    };
+    window.setTimeout(poll, RESTART_POLL_MS);
+  }
+
+  return (
+    <section class="card" aria-labelledby="restart-title">
+      <h2 id="restart-title">Restart</h2>
+      <p class="hint">Settings marked “restart” take effect when the device starts again.</p>
+      {error && <FormError>{error}</FormError>}
+      {state === 'waiting' && <p role="status">Restarting… this page reloads when the device is back.</p>}
+      {state === 'failed' && (
+        <FormError>The device has not come back within 3 minutes. Check its power and network.</FormError>
+      )}
+      <button type="button" class="danger" onClick={restart} disabled={state === 'waiting'}>
+        Restart device
+      </button>
+    </section>
   );
 }
 

@@ -112,7 +112,7 @@ function labelOf(key: string): string {
   return LABELS[key] ?? LABELS[last] ?? humanize(key.slice(groupOf(key).length + 1));
 }
 
-const isSecret = (spec: SettingSpec) => spec.secret === true || spec.key.endsWith('.password');
+const isSecret = (spec: SettingSpec) => spec.secret === true;
 
 // What a form control holds: integers as typed, so that a half-typed number is not lost.
 type Draft = boolean | string;
@@ -237,7 +237,7 @@ function SettingsForms(props: { role: Role }) {
       const later = result.restart_required;
       const saved =
         later.length > 0
-          ? `Saved. ${later.join(', ')} take${later.length === 1 ? 's' : ''} effect after a restart of the device.`
+          ? `Saved. ${later.join(', ')} take${later.length === 1 ? 's' : ''} effect after a restart (Device page).`
           : 'Saved.';
       setSections((s) => ({ ...s, [section.id]: { saved } }));
       announce(`${section.title}: ${saved}`);
