@@ -9,8 +9,8 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh build
 echo "==> Configuring (release preset)"
 cmake --preset release >/dev/null
-echo "==> Building freeholdd"
-cmake --build --preset release --target freeholdd
+echo "==> Building freeholdd and its web UI (npm ci + Vite, the first time downloads the UI's build tools)"
+cmake --build --preset release --target freeholdd webui
 
 # Root was only needed for apt-get: run the daemon and the broker as the user who called sudo.
 as_user=()

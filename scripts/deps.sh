@@ -8,11 +8,12 @@ set -euo pipefail
 build_pkgs=(g++ cmake ninja-build pkg-config git libboost1.81-dev libssl-dev libsodium-dev libtomlplusplus-dev
             nlohmann-json3-dev libsqlite3-dev libx264-dev libturbojpeg0-dev libavformat-dev libavcodec-dev
             libavutil-dev libswscale-dev libpugixml-dev openssl libmosquitto-dev mosquitto mosquitto-clients
-            libopencv-core-dev libopencv-imgproc-dev libopencv-objdetect-dev libopencv-dnn-dev libopencv-video-dev)
+            libopencv-core-dev libopencv-imgproc-dev libopencv-objdetect-dev libopencv-dnn-dev libopencv-video-dev
+            nodejs npm)
 test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev python3 curl
            ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
            gstreamer1.0-plugins-bad gstreamer1.0-libav
-           libgstrtspserver-1.0-dev python3-lxml python3-zeep libxml2-utils nodejs npm
+           libgstrtspserver-1.0-dev python3-lxml python3-zeep libxml2-utils nodejs npm chromium
            opencv-doc python3-onnx python3-numpy python3-paho-mqtt rabbitmq-server)
 
 case "${1:-}" in

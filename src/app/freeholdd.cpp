@@ -518,6 +518,10 @@ class Daemon final {
   void print_demo_banner() {
     std::string host = "localhost";
     std::printf("\nFreehold demo is running (state in %s)\n", state_dir_.c_str());
+    if (webui_) {
+      std::printf("  web UI:            https://%s:%u/  (self-signed certificate: accept it once)\n", host.c_str(),
+                  server_->https_port());
+    }
     std::printf("  REST API:          https://%s:%u/api/v1/  (self-signed certificate; fingerprint in the log)\n",
                 host.c_str(), server_->https_port());
     if (server_->plain_port()) std::printf("  plain HTTP (LAN protocols): http://%s:%u/\n", host.c_str(), server_->plain_port());
