@@ -53,8 +53,9 @@ class Ring final {
   // Producer: takes ownership, stamps the sequence number, and returns the published frame.
   Ptr publish(T frame);
 
-  // A cursor for a new reader: at the latest keyframe, so its first frame decodes.
-  [[nodiscard]] Cursor join() const;
+  // A cursor for a new reader: at the latest keyframe, so its first frame decodes; but never before `not_before`
+  // (what a producer published before it last restarted is stale: the reader then waits for the next keyframe).
+  [[nodiscard]] Cursor join(std::uint64_t not_before = 0) const;
 
   // Appends to `out` the frames due to this reader, oldest first, at most `max_frames`. If the reader is more than
   // `max_lag` frames behind the newest frame (or behind what the ring still holds), it skips to the next keyframe
@@ -122,14 +123,13 @@ std::uint64_t Ring<T>::end() const {
 }
 
 template <typename T>
-RingCursor Ring<T>::join() const {
+RingCursor Ring<T>::join(std::uint64_t not_before) const {
   std::lock_guard lock(mutex_);
   RingCursor c;
-  if (have_keyframe_) {
-    c.next = last_keyframe_;
-    c.need_keyframe = true;  // the frame at `next` is one, so nothing is skipped
+  if (have_keyframe_ && last_keyframe_ >= not_before) {
+    c.next = last_keyframe_;  // need_keyframe: the frame at `next` is one, so nothing is skipped
   } else {
-    c.next = end_;
+    c.next = std::max(end_, not_before);
   }
   return c;
 }

@@ -135,14 +135,7 @@ struct Fanout {
   };
   // A new session's cursor: the cached GOP of the running stream, but never a frame from before the encoder's
   // latest restart (then it waits for the keyframe requested at the restart).
-  [[nodiscard]] media::RingCursor join() const {
-    media::RingCursor c = ring.join();
-    if (c.next < fresh_from) {
-      c = media::RingCursor{};
-      c.next = fresh_from;
-    }
-    return c;
-  }
+  [[nodiscard]] media::RingCursor join() const { return ring.join(fresh_from); }
   // The RTP timestamp of this instant, on the same clock as the frames' (capture time).
   [[nodiscard]] std::uint32_t rtp_now() const {
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch()).count();

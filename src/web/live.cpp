@@ -73,14 +73,7 @@ struct LiveStream {
   void release() {
     if (--viewers == 0 && stream) stream->remove_reader();
   }
-  [[nodiscard]] media::RingCursor join() const {
-    media::RingCursor c = ring.join();
-    if (c.next < fresh_from) {
-      c = media::RingCursor{};
-      c.next = fresh_from;
-    }
-    return c;
-  }
+  [[nodiscard]] media::RingCursor join() const { return ring.join(fresh_from); }
   void wake_all() {
     for (auto& [id, w] : wakers) w();
   }

@@ -51,6 +51,23 @@ TEST(FrameRing, ReaderBeforeAnyKeyframeWaitsForOne) {
   EXPECT_EQ(c.dropped, 0u) << "frames before a reader's first frame are not drops";
 }
 
+TEST(FrameRing, JoinNeverStartsBeforeARestart) {
+  FrameRing ring(64);
+  publish(ring, 23, 10);  // keyframes at 0, 10, 20: a producer's earlier spell
+  const auto restart = ring.end();
+  auto c = ring.join(restart);
+  ring.publish(frame(false));  // 23: not a keyframe, skipped
+  ring.publish(frame(true));   // 24: the restart's keyframe
+  ring.publish(frame(false));
+  std::vector<FramePtr> got;
+  ring.read(c, got, 64);
+  EXPECT_EQ(seqs(got), (std::vector<std::uint64_t>{24, 25})) << "the cached GOP from before the restart is stale";
+  auto late = ring.join(restart);
+  got.clear();
+  ring.read(late, got, 64);
+  EXPECT_EQ(seqs(got), (std::vector<std::uint64_t>{24, 25})) << "a keyframe since the restart is a fine start";
+}
+
 TEST(FrameRing, ReaderThatKeepsUpGetsEveryFrameOnce) {
   FrameRing ring(8);
   publish(ring, 1, 5);

@@ -17,6 +17,7 @@ extern "C" {
 #include <thread>
 
 #include "hal/source.hpp"
+#include "support/eventually.hpp"
 #include "media/annexb.hpp"
 #include "media/capture.hpp"
 #include "media/encoder.hpp"
@@ -175,15 +176,7 @@ TEST(Fmp4, FfmpegDemuxesAndDecodesTheFragments) {
   }
 }
 
-// Waits until `pred` holds, at most 5 s.
-template <typename P>
-bool eventually(P pred) {
-  for (int i = 0; i < 500; ++i) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return pred();
-}
+using test::eventually;
 
 struct Messages {
   std::vector<nlohmann::json> texts;

@@ -14,6 +14,7 @@ extern "C" {
 
 #include "core/config.hpp"
 #include "hal/source.hpp"
+#include "support/eventually.hpp"
 #include "media/camera.hpp"
 #include "media/encoder.hpp"
 #include "media/capture.hpp"
@@ -140,15 +141,7 @@ EncoderFactory x264() {
   return [](const EncoderSettings& s, std::string* e) { return make_x264_encoder(s, e); };
 }
 
-// Waits until `pred` holds, at most 5 s.
-template <typename P>
-bool eventually(P pred) {
-  for (int i = 0; i < 500; ++i) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return pred();
-}
+using freehold::test::eventually;
 
 TEST(VideoStream, IdleUntilReadAndFirstReaderStartsAtAFreshKeyframe) {
   Capture capture(hal::make_synthetic_source({320, 240, 50, false, true}));

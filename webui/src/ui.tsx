@@ -78,6 +78,34 @@ export function Field(props: {
   );
 }
 
+// A password input with its label, hint and error: the browser's password manager keys on `autocomplete`.
+export function PasswordField(props: {
+  label: string;
+  name: string;
+  autocomplete: 'current-password' | 'new-password';
+  value: string;
+  onValue: (value: string) => void;
+  error?: string | null;
+  hint?: ComponentChildren;
+  required?: boolean;
+}) {
+  return (
+    <Field label={props.label} error={props.error} hint={props.hint}>
+      {(aria) => (
+        <input
+          {...aria}
+          type="password"
+          name={props.name}
+          autocomplete={props.autocomplete}
+          required={props.required}
+          value={props.value}
+          onInput={(e) => props.onValue(e.currentTarget.value)}
+        />
+      )}
+    </Field>
+  );
+}
+
 export function FormError(props: { children: ComponentChildren }) {
   return (
     <p class="form-error" role="alert">

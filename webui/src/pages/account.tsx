@@ -4,7 +4,7 @@ import { useState } from 'preact/hooks';
 import { api, ApiError } from '../api';
 import { PASSWORD_RULE, passwordProblem } from '../rules';
 import { useSession } from '../session';
-import { announce, Field, FormError, PageTitle, useCountdown } from '../ui';
+import { announce, FormError, PageTitle, PasswordField, useCountdown } from '../ui';
 
 type Errors = Partial<Record<'current' | 'password' | 'confirm', string>>;
 
@@ -59,46 +59,32 @@ export function PasswordForm(props: { username: string; onDone?: () => void; onC
   return (
     <form onSubmit={submit} noValidate>
       {self && (
-        <Field
+        <PasswordField
           label="Current password"
+          name="current_password"
+          autocomplete="current-password"
+          value={current}
+          onValue={setCurrent}
           error={wait > 0 ? `Too many failed attempts: try again in ${wait} s.` : errors.current}
-        >
-          {(aria) => (
-            <input
-              {...aria}
-              type="password"
-              name="current_password"
-              autocomplete="current-password"
-              value={current}
-              onInput={(e) => setCurrent(e.currentTarget.value)}
-            />
-          )}
-        </Field>
+        />
       )}
-      <Field label="New password" error={errors.password} hint={PASSWORD_RULE}>
-        {(aria) => (
-          <input
-            {...aria}
-            type="password"
-            name="password"
-            autocomplete="new-password"
-            value={password}
-            onInput={(e) => setPassword(e.currentTarget.value)}
-          />
-        )}
-      </Field>
-      <Field label="New password again" error={errors.confirm}>
-        {(aria) => (
-          <input
-            {...aria}
-            type="password"
-            name="confirm"
-            autocomplete="new-password"
-            value={confirm}
-            onInput={(e) => setConfirm(e.currentTarget.value)}
-          />
-        )}
-      </Field>
+      <PasswordField
+        label="New password"
+        name="password"
+        autocomplete="new-password"
+        value={password}
+        onValue={setPassword}
+        error={errors.password}
+        hint={PASSWORD_RULE}
+      />
+      <PasswordField
+        label="New password again"
+        name="confirm"
+        autocomplete="new-password"
+        value={confirm}
+        onValue={setConfirm}
+        error={errors.confirm}
+      />
       {formError && <FormError>{formError}</FormError>}
       {self && <p class="hint">Changing your password logs you out everywhere, here too.</p>}
       <div class="actions">

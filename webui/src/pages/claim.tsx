@@ -3,7 +3,7 @@
 import { useState } from 'preact/hooks';
 import { api, ApiError, type Session } from '../api';
 import { PASSWORD_RULE, passwordProblem, USERNAME_RULE, usernameProblem } from '../rules';
-import { announce, Field, FormError, PageTitle, useCountdown } from '../ui';
+import { announce, Field, FormError, PageTitle, PasswordField, useCountdown } from '../ui';
 
 type Errors = Partial<Record<'code' | 'username' | 'password' | 'confirm', string>>;
 
@@ -101,32 +101,25 @@ export function ClaimPage(props: { onSignedIn: (session: Session) => void; onAlr
               />
             )}
           </Field>
-          <Field label="Password" error={errors.password} hint={PASSWORD_RULE}>
-            {(aria) => (
-              <input
-                {...aria}
-                type="password"
-                name="password"
-                autocomplete="new-password"
-                required
-                value={password}
-                onInput={(e) => setPassword(e.currentTarget.value)}
-              />
-            )}
-          </Field>
-          <Field label="Password again" error={errors.confirm}>
-            {(aria) => (
-              <input
-                {...aria}
-                type="password"
-                name="confirm"
-                autocomplete="new-password"
-                required
-                value={confirm}
-                onInput={(e) => setConfirm(e.currentTarget.value)}
-              />
-            )}
-          </Field>
+          <PasswordField
+            label="Password"
+            name="password"
+            autocomplete="new-password"
+            value={password}
+            onValue={setPassword}
+            error={errors.password}
+            hint={PASSWORD_RULE}
+            required
+          />
+          <PasswordField
+            label="Password again"
+            name="confirm"
+            autocomplete="new-password"
+            value={confirm}
+            onValue={setConfirm}
+            error={errors.confirm}
+            required
+          />
           {formError && <FormError>{formError}</FormError>}
           <div class="actions">
             <button type="submit" class="primary" disabled={busy || wait > 0}>

@@ -5,7 +5,7 @@ import { api, ApiError, get, hasRole, ROLES, type Role, type User } from '../api
 import { formatTime } from '../format';
 import { PASSWORD_RULE, passwordProblem, USERNAME_RULE, usernameProblem } from '../rules';
 import { useSession } from '../session';
-import { announce, Dialog, errorText, Field, FormError, PageTitle } from '../ui';
+import { announce, Dialog, errorText, Field, FormError, PageTitle, PasswordField } from '../ui';
 import { PasswordForm } from './account';
 
 const ROLE_HELP = 'Viewer: watch and read. Operator: also streams, image, motion and privacy. Admin: everything.';
@@ -253,18 +253,15 @@ function AddUser(props: { onAdded: () => void }) {
               />
             )}
           </Field>
-          <Field label="Password" error={errors.password} hint={PASSWORD_RULE}>
-            {(aria) => (
-              <input
-                {...aria}
-                type="password"
-                name="password"
-                autocomplete="new-password"
-                value={password}
-                onInput={(e) => setPassword(e.currentTarget.value)}
-              />
-            )}
-          </Field>
+          <PasswordField
+            label="Password"
+            name="password"
+            autocomplete="new-password"
+            value={password}
+            onValue={setPassword}
+            error={errors.password}
+            hint={PASSWORD_RULE}
+          />
           <Field label="Role" error={errors.role} hint={ROLE_HELP}>
             {(aria) => (
               <select {...aria} name="role" value={role} onChange={(e) => setRole(e.currentTarget.value as Role)}>
