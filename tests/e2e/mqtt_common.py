@@ -37,6 +37,11 @@ class Recorder:
                     return None
                 self.cond.wait(left)
 
+    def index(self, message):
+        """Where a message `wait` returned stands in the record (to wait for what comes after it)."""
+        with self.cond:
+            return self.messages.index(message)
+
     def all(self, pred, since=0):
         with self.cond:
             return [m for m in self.messages[since:] if pred(m[1], m[2])]

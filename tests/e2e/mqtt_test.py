@@ -221,17 +221,24 @@ def check_connection_and_states(daemon, broker, password_log_mark):
     R.require("the device connects with MQTT 5 (log mqtt.connected protocol=5)",
               daemon.wait_for(daemon.err, r"event=mqtt\.connected .*protocol=5", timeout=10), daemon.log_text()[-800:])
     R.check("the broker password appears nowhere in the daemon's log", PASSWORD not in daemon.log_text())
-    got = wait_until(lambda: (r := retained(broker.port, BASE + "/#")) and
-                     f"{BASE}/binary_sensor/tamper/state" in r and r, 10)
+    expect = {"switch/privacy_mode": b"OFF", "switch/motion_detection": b"ON", "number/motion_sensitivity": b"50",
+              "select/day_night_mode": b"auto", "binary_sensor/motion": None, "sensor/uptime": None,
+              "switch/stream_main": b"ON", "update/firmware": None}
+    # The device publishes its states one after the other: wait (bounded) until the last one is there.
+    last = {}
+
+    def all_there():
+        last.clear()
+        last.update(retained(broker.port, BASE + "/#"))
+        return all(f"{BASE}/{k}/state" in last for k in expect) and f"{BASE}/binary_sensor/tamper/state" in last
+    wait_until(all_there, 15)
+    got = dict(last)
     R.require("mosquitto_sub sees the device's retained topics", got, str(got))
     R.check("status is online (retained)", got.get(BASE + "/status") == b"online", str(got.get(BASE + "/status")))
     info = json.loads(got.get(BASE + "/info", b"{}") or b"{}")
     R.check("info: id, model, firmware, capabilities with rtsp and motion, protocol 5",
             info.get("id") == "cam1" and info.get("model") and info.get("firmware") and
             {"rtsp", "motion"} <= set(info.get("capabilities", [])) and info.get("mqtt_protocol") == "5", str(info))
-    expect = {"switch/privacy_mode": b"OFF", "switch/motion_detection": b"ON", "number/motion_sensitivity": b"50",
-              "select/day_night_mode": b"auto", "binary_sensor/motion": None, "sensor/uptime": None,
-              "switch/stream_main": b"ON", "update/firmware": None}
     bad = {k: got.get(f"{BASE}/{k}/state") for k, v in expect.items()
            if f"{BASE}/{k}/state" not in got or (v is not None and got[f"{BASE}/{k}/state"] != v)}
     R.check("every entity's state is retained with its value (switch OFF/ON, number 50, select auto)", not bad,
@@ -298,8 +305,11 @@ def check_events(w, since):
             image is not None and image[2][:2] == b"\xff\xd8" and len(image[2]) <= 512 * 1024,
             "none" if image is None else str(image[2][:8]))
     on = w.wait(lambda t, p: t == BASE + "/binary_sensor/motion/state" and p == b"ON", since, 5)
-    end = w.wait(lambda t, p: t == BASE + "/event/motion_end", since, CYCLE + 6)
-    off = w.wait(lambda t, p: t == BASE + "/binary_sensor/motion/state" and p == b"OFF", since, CYCLE + 6)
+    # The end and OFF of this motion, not of one that was under way when `since` was taken.
+    after_start = w.index(start) + 1
+    end = w.wait(lambda t, p: t == BASE + "/event/motion_end", after_start, CYCLE + 6)
+    off = w.wait(lambda t, p: t == BASE + "/binary_sensor/motion/state" and p == b"OFF",
+                 w.index(on) + 1 if on else after_start, CYCLE + 6)
     R.check("motion_end follows with related = the motion_start's id",
             end is not None and json.loads(end[2]).get("related") == ev["id"], "none" if end is None else short(end[2]))
     R.check("the motion binary_sensor goes ON, then OFF", on is not None and off is not None and off[0] >= on[0])
