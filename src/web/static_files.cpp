@@ -130,7 +130,11 @@ std::string https_location(const Request& req, int https_port) {
   }
   std::string location = "https://" + host;
   if (https_port != 443) location += ":" + std::to_string(https_port);
-  return location + (req.path.empty() ? "/" : req.path);
+  // The parser admits only visible characters in a target; whatever else reaches here is not echoed into a header.
+  const bool clean = req.path.starts_with('/') && std::all_of(req.path.begin(), req.path.end(), [](unsigned char c) {
+    return c > ' ' && c < 0x7f;
+  });
+  return location + (clean ? req.path : "/");
 }
 
 Response StaticFiles::serve(const Request& req, int https_port) const {

@@ -362,6 +362,9 @@ TEST_F(WebUiFiles, PlainHttpRedirectsToTheHttpsPort) {
   EXPECT_EQ(header(ui->serve(plain, 443), "Location"), "https://[2001:db8::1]/index.html");
   plain.headers = {{"host", "evil\"host"}};
   EXPECT_EQ(header(ui->serve(plain, 443), "Location"), "https://192.0.2.10/index.html") << "a malformed Host is not echoed";
+  plain.headers = {{"host", "cam.lan"}};
+  plain.path = std::string("/a\r\nSet-Cookie: x", 16);
+  EXPECT_EQ(header(ui->serve(plain, 443), "Location"), "https://cam.lan/") << "nor is a path with control characters";
 }
 
 TEST_F(WebUiFiles, AMissingOrIncompleteDirectoryIsAClearError) {
