@@ -468,6 +468,7 @@ class Daemon final {
                          {"width", s->width()},
                          {"height", s->height()},
                          {"fps", s->fps()},
+                         {"enabled", cfg().get_bool("stream." + s->name() + ".enabled")},
                          {"readers", s->readers()},
                          {"live_viewers", live_ ? live_->viewers(s->name()) : 0},
                          {"frames_encoded", st.frames_encoded},

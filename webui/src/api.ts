@@ -176,7 +176,9 @@ export interface StreamCounters {
   width: number;
   height: number;
   fps: number;
+  enabled: boolean;
   readers: number;
+  live_viewers: number;
   frames_encoded: number;
   bytes_encoded: number;
   frames_skipped_idle: number;

@@ -176,6 +176,7 @@ function Streams(props: { info: StreamsInfo }) {
               <th scope="col">Size</th>
               <th scope="col">fps</th>
               <th scope="col">Readers</th>
+              <th scope="col">Live viewers</th>
               <th scope="col">Frames encoded</th>
               <th scope="col">Bytes encoded</th>
               <th scope="col">Skipped (idle)</th>
@@ -187,12 +188,16 @@ function Streams(props: { info: StreamsInfo }) {
           <tbody>
             {streams.map((s) => (
               <tr key={s.name} data-stream={s.name}>
-                <th scope="row">{s.name}</th>
+                <th scope="row">
+                  {s.name}
+                  {!s.enabled && <span class="badge">off</span>}
+                </th>
                 <td>
                   {s.width}×{s.height}
                 </td>
                 <td>{formatNumber(s.fps, 1)}</td>
                 <td>{s.readers}</td>
+                <td>{s.live_viewers}</td>
                 <td>{formatNumber(s.frames_encoded)}</td>
                 <td>{formatBytes(s.bytes_encoded)}</td>
                 <td>{formatNumber(s.frames_skipped_idle)}</td>
