@@ -78,12 +78,7 @@ FrameRing::Cursor VideoStream::add_reader() {
     feed_->set_active(true);
   }
   // A reader joining just after a wake-up must not get the stale GOP either: never start before fresh_from_.
-  FrameRing::Cursor c = ring_.join();
-  if (c.next < fresh_from_) {
-    c = FrameRing::Cursor{};
-    c.next = fresh_from_;
-  }
-  return c;
+  return ring_.join(fresh_from_);
 }
 
 void VideoStream::remove_reader() {

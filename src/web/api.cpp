@@ -721,7 +721,7 @@ awaitable<Response> Api::live(Request& req, Context& ctx) {
   if (name.ends_with(".mjpeg")) {
     name.resize(name.size() - 6);
     if (auto off = stream_off(name)) co_return *off;
-    co_return live_mjpeg(name, ctx, co_await asio::this_coro::executor);
+    co_return co_await live_mjpeg(name, ctx);
   }
   std::string upgrade(req.header("upgrade"));
   std::transform(upgrade.begin(), upgrade.end(), upgrade.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -756,24 +756,52 @@ awaitable<Response> Api::live(Request& req, Context& ctx) {
 }
 
 // The fallback for browsers without Media Source Extensions: the camera's newest picture as JPEG, a few times a
-// second, in a multipart/x-mixed-replace body that an <img> element shows as it comes.
-Response Api::live_mjpeg(const std::string& stream, const Context& ctx, asio::any_io_executor io) {
-  if (!d_.snapshot) return Response::error(503, "no_camera", "streaming is off (rtsp.enabled = false)");
+// second, in a multipart/x-mixed-replace body that an <img> element shows as it comes. One picture per interval is
+// compressed for all MJPEG viewers together (on slow_work, which also hashes passwords).
+struct Api::MjpegPicture {
+  Snapshot shot;
+  Clock::time_point taken;
+};
+
+awaitable<std::shared_ptr<const Api::MjpegPicture>> Api::mjpeg_picture() {
+  const auto fresh = [this] { return mjpeg_latest_ && Clock::now() - mjpeg_latest_->taken < kMjpegInterval; };
+  asio::steady_timer wait(co_await asio::this_coro::executor);
+  for (int i = 0; i < 100 && mjpeg_busy_ && !fresh(); ++i) {  // another viewer is taking it: at most 1 s
+    wait.expires_after(std::chrono::milliseconds(10));
+    co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  if (fresh() || mjpeg_busy_) co_return mjpeg_latest_;
+  mjpeg_busy_ = true;
+  Snapshot shot = co_await offload<Snapshot>(d_.slow_work, d_.snapshot);
+  mjpeg_busy_ = false;
+  mjpeg_latest_ = std::make_shared<const MjpegPicture>(MjpegPicture{std::move(shot), Clock::now()});
+  co_return mjpeg_latest_;
+}
+
+awaitable<Response> Api::live_mjpeg(const std::string& stream, const Context& ctx) {
+  if (!d_.snapshot) co_return Response::error(503, "no_camera", "streaming is off (rtsp.enabled = false)");
+  // A source that cannot give pictures (video passed through encoded) says so now, not with an empty stream.
+  auto first = co_await mjpeg_picture();
+  if (!first || first->shot.jpeg.empty()) {
+    co_return Response::error(503, "no_picture", first ? first->shot.error : "no picture yet");
+  }
   auto out = std::make_shared<EventStream>(2, "multipart/x-mixed-replace; boundary=" + std::string(kMjpegBoundary));
   out->still_authorized = [this, token = ctx.token] { return d_.sessions.peek(token, Clock::now()) != nullptr; };
-  asio::co_spawn(io, mjpeg_pump(out, stream), asio::detached);
+  asio::co_spawn(co_await asio::this_coro::executor, mjpeg_pump(out, stream), asio::detached);
   Response r;
   r.stream = std::move(out);
-  return r;
+  co_return r;
 }
 
 awaitable<void> Api::mjpeg_pump(std::weak_ptr<EventStream> weak, std::string stream) {
+  constexpr int kMaxFailures = 10;  // 2 s without a picture: the camera stopped; the client may reconnect
   asio::steady_timer pace(co_await asio::this_coro::executor);
-  for (;;) {
+  Clock::time_point sent{};
+  for (int failures = 0;;) {
     bool want = false;
     if (auto out = weak.lock()) {  // not held across the waits: a client that leaves is freed at once
       if (out->closed()) co_return;
-      if (stream_off(stream)) {
+      if (stream_off(stream) || failures >= kMaxFailures) {
         out->close();
         co_return;
       }
@@ -782,10 +810,15 @@ awaitable<void> Api::mjpeg_pump(std::weak_ptr<EventStream> weak, std::string str
       co_return;
     }
     if (want) {
-      Snapshot shot = co_await offload<Snapshot>(d_.slow_work, d_.snapshot);
+      auto pic = co_await mjpeg_picture();
       auto out = weak.lock();
       if (!out) co_return;
-      if (!shot.jpeg.empty()) {
+      if (!pic || pic->shot.jpeg.empty()) {
+        ++failures;
+      } else if (pic->taken != sent) {
+        failures = 0;
+        sent = pic->taken;
+        const Snapshot& shot = pic->shot;
         out->push_raw("--" + std::string(kMjpegBoundary) + "\r\nContent-Type: image/jpeg\r\nContent-Length: " +
                       std::to_string(shot.jpeg.size()) + "\r\nX-Picture-Time: " +
                       std::to_string(shot.wallclock_us / 1000) + "\r\n\r\n" + shot.jpeg + "\r\n");

@@ -8,6 +8,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <cstdint>
 #include <string>
 
@@ -94,8 +95,11 @@ class Api final {
   boost::asio::awaitable<Response> snapshot(Request&, Context&);
   boost::asio::awaitable<Response> live(Request&, Context&);
   boost::asio::awaitable<Response> press(Request&, Context&);
-  Response live_mjpeg(const std::string& stream, const Context& ctx, boost::asio::any_io_executor io);
+  boost::asio::awaitable<Response> live_mjpeg(const std::string& stream, const Context& ctx);
   boost::asio::awaitable<void> mjpeg_pump(std::weak_ptr<EventStream> out, std::string stream);
+  struct MjpegPicture;
+  // The newest MJPEG picture, taken anew when older than the MJPEG interval: shared by every MJPEG viewer.
+  boost::asio::awaitable<std::shared_ptr<const MjpegPicture>> mjpeg_picture();
   [[nodiscard]] std::optional<Response> stream_off(const std::string& stream) const;
 
   Response start_session(const User& user, const Request& req, int status);
@@ -117,6 +121,8 @@ class Api final {
   static const std::vector<Route>& routes();
 
   ApiDeps d_;
+  std::shared_ptr<const MjpegPicture> mjpeg_latest_;
+  bool mjpeg_busy_ = false;
 };
 
 }  // namespace freehold::web

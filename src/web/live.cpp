@@ -21,6 +21,10 @@ namespace {
 constexpr std::size_t kBatch = 16;  // fragments pulled at a time: a slow viewer gets to its writes between batches
 constexpr auto kStatsEvery = std::chrono::seconds(1);
 
+std::string mjpeg_hint(const std::string& stream) {
+  return "the " + stream + " stream is MJPEG: watch it as /api/v1/live/" + stream + ".mjpeg";
+}
+
 std::int64_t now_us(auto clock_now) {
   return std::chrono::duration_cast<std::chrono::microseconds>(clock_now.time_since_epoch()).count();
 }
@@ -51,7 +55,7 @@ struct LiveStream {
   media::Ring<Fragment> ring;
   std::shared_ptr<const InitSegment> init;
   std::uint64_t init_generation = 0;
-  std::int64_t origin_us = 0;  // capture time of the init's first frame: decode time 0
+  std::int64_t origin_us = 0;  // capture time of the first frame wrapped: decode time 0
   std::uint32_t next_fragment = 1;
   std::uint64_t fresh_from = 0;  // first fragment since the stream last woke up for a viewer
   int viewers = 0;
@@ -87,7 +91,7 @@ struct LiveStream {
     bool published = false;
     for (const auto& f : frames) {
       if (f->codec != media::Codec::h264) {
-        unsupported = "the " + name + " stream is MJPEG: watch it as /api/v1/live/" + name + ".mjpeg";
+        unsupported = mjpeg_hint(name);
         continue;
       }
       unsupported.clear();
@@ -127,14 +131,14 @@ struct LiveStream {
     seg->segment = std::make_shared<const std::vector<std::uint8_t>>(media::fmp4_init_segment(*track));
     seg->sps = std::move(track->sps);
     seg->pps = std::move(track->pps);
+    // Decode times run on one clock for the stream's life: a player may keep its buffer across a new init.
+    if (!init) origin_us = f.capture_us;
     init = std::move(seg);
     init_generation = f.generation;
-    origin_us = f.capture_us;
   }
 };
 
 struct LiveHub::Impl {
-  asio::io_context& io;
   Refusal refusal;
   std::vector<std::shared_ptr<LiveStream>> streams;
 
@@ -228,7 +232,7 @@ class Viewer final : public WebSocketFeed {
 }  // namespace
 
 LiveHub::LiveHub(asio::io_context& io, std::vector<media::VideoStream*> streams, Refusal refusal)
-    : impl_(std::make_shared<Impl>(Impl{io, std::move(refusal), {}})) {
+    : impl_(std::make_shared<Impl>(Impl{std::move(refusal), {}})) {
   for (auto* s : streams) {
     auto ls = std::make_shared<LiveStream>(s);
     std::weak_ptr<LiveStream> weak = ls;
@@ -259,8 +263,7 @@ FeedOrError LiveHub::open(std::string_view name) {
   if (!ls) return {nullptr, 404, "not_found", "no such stream; try main or sub"};
   if (auto why = impl_->refusal(ls->name)) return {nullptr, 503, "stream_off", *why};
   if (ls->stream->codec() != media::Codec::h264) {
-    return {nullptr, 415, "unsupported_codec",
-            "the " + ls->name + " stream is MJPEG: watch it as /api/v1/live/" + ls->name + ".mjpeg"};
+    return {nullptr, 415, "unsupported_codec", mjpeg_hint(ls->name)};
   }
   return {std::make_shared<Viewer>(std::move(ls)), 101, {}, {}};
 }

@@ -40,8 +40,8 @@ constexpr std::chrono::seconds kWriteTimeout{30};
 constexpr std::chrono::seconds kSseKeepAlive{15};
 // A WebSocket peer that sends nothing (not even a pong to our pings) for this long is gone.
 constexpr std::chrono::seconds kWsIdleTimeout{20};
-constexpr size_t kWsMaxIncoming = 4096;
-constexpr int kWsSendBuffer = 256 * 1024;  // the kernel doubles it  // clients only send control frames; anything bigger is abuse
+constexpr size_t kWsMaxIncoming = 4096;    // clients only send control frames; anything bigger is abuse
+constexpr int kWsSendBuffer = 256 * 1024;  // the kernel doubles it
 constexpr size_t kHeaderLimit = 16 * 1024;
 
 void security_headers(http::fields& h) {
@@ -264,9 +264,14 @@ struct Server::Impl {
         co_await stream_events(stream, *response.stream, version, registration);
         co_return;
       }
-      if (response.websocket && beast::websocket::is_upgrade(raw)) {
-        co_await serve_websocket(stream, raw, *response.websocket, registration);
-        co_return;
+      if (response.websocket) {
+        if (beast::websocket::is_upgrade(raw)) {
+          co_await serve_websocket(stream, raw, *response.websocket, registration);
+          co_return;
+        }
+        // Upgrade: websocket without the rest of a valid upgrade (Connection: upgrade, HTTP/1.1, a key).
+        response = Response::error(426, "upgrade_required", "not a valid WebSocket upgrade request")
+                       .header("Upgrade", "websocket");
       }
       auto res = to_beast(response, version, keep_alive && !stopping);
       lowest.expires_after(kWriteTimeout);

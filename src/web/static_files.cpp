@@ -144,8 +144,8 @@ Response StaticFiles::serve(const Request& req, int https_port) const {
     r.header("Location", https_location(req, https_port));
     return r;
   }
-  if (req.method != "GET" && req.method != "HEAD") {
-    return Response::error(405, "method_not_allowed", "the web UI's files are read-only").header("Allow", "GET, HEAD");
+  if (req.method != "GET") {  // HEAD is not implemented, as for the API
+    return Response::error(405, "method_not_allowed", "the web UI's files are only read").header("Allow", "GET");
   }
   const std::string_view path = req.path == "/" ? "/index.html" : std::string_view(req.path);
   auto it = files_.find(path);
@@ -172,7 +172,6 @@ Response StaticFiles::serve(const Request& req, int https_port) const {
   } else {
     r.body = f.identity;
   }
-  if (req.method == "HEAD") r.header("X-Body-Omitted", "1");
   return r;
 }
 

@@ -211,6 +211,9 @@ def check_refusals(api, port, token):
     r = api.call("GET", "/api/v1/live/main", token=token)
     R.check("a plain GET (no Upgrade): 426 naming the MJPEG alternative",
             r.status == 426 and ".mjpeg" in r.message(), repr(r))
+    r = api.call("GET", "/api/v1/live/main", token=token, headers={"Upgrade": "websocket"})
+    R.check("Upgrade: websocket without the rest of an upgrade (no Connection: upgrade, no key): 426, no 101",
+            r.status == 426, repr(r))
 
 
 def check_one_viewer(port, token, work):

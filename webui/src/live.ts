@@ -4,7 +4,8 @@
 //
 // Server → client: text {"type":"init",mime,...}, then the init segment (binary), then one binary message per
 // frame (moof+mdat), and about once a second text {"type":"stats",...}. A new "init" (size or codec changed) means
-// a new MediaSource. Text {"type":"error",...} comes before the server closes the socket.
+// a new MediaSource. Text {"type":"error",...} comes before the server closes the socket. Every reconnect goes
+// through one backoff, which only playback that moves forward resets.
 
 export interface LiveStats {
   latencyMs: number | null;
@@ -70,6 +71,8 @@ export class LivePlayer {
   private retryTimer = 0;
   private retryDelay = RETRY_FIRST_MS;
   private stopped = false;
+  private objectUrl = ''; // of the MediaSource until it opens (or is dropped)
+  private playedTo = 0; // currentTime when playback last moved forward
 
   constructor(video: HTMLVideoElement, stream: string, callbacks: LiveCallbacks) {
     this.video = video;
@@ -104,10 +107,22 @@ export class LivePlayer {
       this.socket = null;
       if (this.stopped) return;
       if (!heard) this.cb.onRefused();
-      this.retryTimer = window.setTimeout(() => this.connect(), this.retryDelay);
-      this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
+      this.scheduleConnect();
     };
     this.socket = socket;
+  }
+
+  private scheduleConnect(): void {
+    window.clearTimeout(this.retryTimer);
+    this.retryTimer = window.setTimeout(() => this.connect(), this.retryDelay);
+    this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
+  }
+
+  // Start over at a keyframe on a new connection, after the backoff.
+  private restart(): void {
+    this.closeSocket();
+    this.detach();
+    this.scheduleConnect();
   }
 
   private closeSocket(): void {
@@ -124,7 +139,6 @@ export class LivePlayer {
       return;
     }
     if (msg.type === 'init') {
-      this.retryDelay = RETRY_FIRST_MS;
       if (!mseSupports(msg.mime)) {
         this.stop();
         this.cb.onUnsupported(`This browser cannot play ${msg.mime} through Media Source Extensions`);
@@ -166,10 +180,11 @@ export class LivePlayer {
     this.detach();
     const media = new MediaSource();
     const url = URL.createObjectURL(media);
+    this.objectUrl = url;
     media.addEventListener(
       'sourceopen',
       () => {
-        URL.revokeObjectURL(url);
+        this.revokeUrl();
         if (this.media !== media) return;
         try {
           const buffer = media.addSourceBuffer(mime);
@@ -187,7 +202,13 @@ export class LivePlayer {
     this.video.src = url;
   }
 
+  private revokeUrl(): void {
+    if (this.objectUrl) URL.revokeObjectURL(this.objectUrl);
+    this.objectUrl = '';
+  }
+
   private detach(): void {
+    this.revokeUrl();
     this.media = null;
     this.buffer = null;
     this.queue = [];
@@ -202,9 +223,7 @@ export class LivePlayer {
     this.queue.push(data);
     if (this.queue.length > MAX_QUEUED) {
       // Far behind (a throttled background tab): a new connection starts again at a keyframe.
-      this.closeSocket();
-      this.detach();
-      this.connect();
+      this.restart();
       return;
     }
     this.pump();
@@ -219,13 +238,19 @@ export class LivePlayer {
       buffer.remove(0, keepFrom); // its updateend pumps again
       return;
     }
+    const next = this.queue.shift()!;
     try {
-      buffer.appendBuffer(this.queue.shift()!);
-    } catch {
-      // The buffer is full or was closed by a decode error: start over at the next keyframe.
-      this.closeSocket();
-      this.detach();
-      this.connect();
+      buffer.appendBuffer(next);
+    } catch (e) {
+      const played = this.video.currentTime - 1;
+      if (e instanceof DOMException && e.name === 'QuotaExceededError' && b.length > 0 && b.start(0) < played) {
+        // Full: drop what has been played and append the same fragment again (updateend pumps).
+        this.queue.unshift(next);
+        buffer.remove(0, played);
+        return;
+      }
+      // Closed by a decode error, or full of what has not been played: start over at a keyframe.
+      this.restart();
     }
   }
 
@@ -239,6 +264,10 @@ export class LivePlayer {
       if (v.currentTime < start) v.currentTime = start;
       else if (end - v.currentTime > MAX_LAG_S) v.currentTime = end - EDGE_GAP_S;
       if (v.paused) v.play().catch(() => undefined);
+      if (v.currentTime > this.playedTo) {
+        this.playedTo = v.currentTime;
+        this.retryDelay = RETRY_FIRST_MS; // it plays: the next trouble starts the backoff afresh
+      }
     }
     this.pump();
   }

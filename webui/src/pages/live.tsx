@@ -113,9 +113,13 @@ export function LivePage() {
     return () => img?.removeAttribute('src');
   }, [mode, mjpegSrc]);
 
+  // One pending MJPEG retry at most, cancelled when the page goes away.
+  const mjpegRetry = useRef(0);
+  useEffect(() => () => window.clearTimeout(mjpegRetry.current), []);
   function onMjpegError() {
     void whyRefused(stream).then((e) => setMessage(e?.message ?? 'The MJPEG stream stopped; trying again…'));
-    window.setTimeout(() => setMjpegTry((n) => n + 1), MJPEG_RETRY_MS);
+    window.clearTimeout(mjpegRetry.current);
+    mjpegRetry.current = window.setTimeout(() => setMjpegTry((n) => n + 1), MJPEG_RETRY_MS);
   }
 
   async function snapshot() {
