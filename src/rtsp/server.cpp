@@ -19,6 +19,7 @@
 #include "core/crypto.hpp"
 #include "core/legacy_auth.hpp"
 #include "core/log.hpp"
+#include "media/stream_tap.hpp"
 #include "net/listener.hpp"
 #include "rtsp/digest.hpp"
 #include "rtsp/message.hpp"
@@ -74,10 +75,7 @@ std::uint32_t random_u32() {
 }  // namespace
 
 // Packetizes a stream's frames once, in the payload format of their codec, and wakes the sessions that play it.
-struct Fanout {
-  media::VideoStream* stream;
-  std::uint64_t listener = 0;  // of the stream's frames
-  media::FrameRing::Cursor cursor;
+struct Fanout : media::StreamTap<RtpFrame> {
   std::uint32_t ssrc;
   H264Packetizer h264;
   JpegPacketizer jpeg;
@@ -86,21 +84,11 @@ struct Fanout {
   std::string unsendable;             // why the latest frame could not be packetized ("" if it was)
   std::string unsendable_logged;      // the last reason logged
   std::uint64_t unsendable_frames = 0;
-  RtpRing ring;
   std::uint32_t timestamp_offset;
-  int users = 0;  // sessions playing or DESCRIBEs waiting for parameter sets
-  std::uint64_t fresh_from = 0;  // first ring sequence produced since the encoder last (re)started
   bool refused = false;  // privacy mode or stream disabled: decided once per frame, read by every session
-  std::map<std::uint64_t, std::function<void()>> wakers;
-  std::uint64_t next_waker = 1;
 
   explicit Fanout(media::VideoStream* s)
-      : stream(s),
-        ssrc(random_u32()),
-        h264(ssrc),
-        jpeg(ssrc),
-        ring(s->ring().capacity()),
-        timestamp_offset(random_u32()) {}
+      : StreamTap(s), ssrc(random_u32()), h264(ssrc), jpeg(ssrc), timestamp_offset(random_u32()) {}
 
   // Whether DESCRIBE can answer: H.264 needs the parameter sets of the encoder that runs now (a live change may
   // have swapped it, on an idle stream too, since the last ones were seen), MJPEG a frame that could be packetized.
@@ -113,29 +101,6 @@ struct Fanout {
     return unsendable.empty() && ring.end() > 0;
   }
 
-  void acquire() {
-    if (users++ > 0) return;
-    cursor = stream->add_reader();
-    fresh_from = ring.end();  // what the ring holds now is from an earlier run: never hand it out
-  }
-  void release() {
-    if (--users == 0) stream->remove_reader();
-  }
-  // One acquire() for the life of a scope, released however the scope ends: a co_await in it throws when the
-  // connection's other half ends and cancels it.
-  class Use final {
-   public:
-    explicit Use(Fanout& f) : fan_(f) { fan_.acquire(); }
-    ~Use() { fan_.release(); }
-    Use(const Use&) = delete;
-    Use& operator=(const Use&) = delete;
-
-   private:
-    Fanout& fan_;
-  };
-  // A new session's cursor: the cached GOP of the running stream, but never a frame from before the encoder's
-  // latest restart (then it waits for the keyframe requested at the restart).
-  [[nodiscard]] media::RingCursor join() const { return ring.join(fresh_from); }
   // The RTP timestamp of this instant, on the same clock as the frames' (capture time).
   [[nodiscard]] std::uint32_t rtp_now() const {
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch()).count();
@@ -143,7 +108,7 @@ struct Fanout {
   }
   void pump() {
     std::vector<media::FramePtr> frames;
-    stream->ring().read(cursor, frames, stream->ring().capacity());
+    take(frames);
     for (const auto& f : frames) {
       RtpFrame r;
       r.keyframe = f->keyframe;
@@ -172,7 +137,7 @@ struct Fanout {
       ring.publish(std::move(r));
     }
     if (frames.empty()) return;
-    for (auto& [id, wake] : wakers) wake();
+    wake_all();
   }
 };
 
@@ -390,7 +355,7 @@ struct Server::Impl {
       c.session->fanout->release();
       totals.frames_dropped += c.session->cursor.dropped;
     }
-    if (c.waker_id) c.session->fanout->wakers.erase(c.waker_id);
+    if (c.waker_id) c.session->fanout->remove_waker(c.waker_id);
     c.waker_id = 0;
     c.session.reset();
   }
@@ -529,8 +494,7 @@ struct Server::Impl {
         s.fanout->acquire();
         s.cursor = s.fanout->join();
         s.playing = true;
-        c.waker_id = s.fanout->next_waker++;
-        s.fanout->wakers[c.waker_id] = [this, &c] { deliver(c); };
+        c.waker_id = s.fanout->add_waker([this, &c] { deliver(c); });
       }
       r.header("Session", s.id);
       r.header("Range", "npt=now-");
@@ -542,7 +506,7 @@ struct Server::Impl {
       if (s.playing) {
         s.playing = false;
         s.fanout->release();
-        s.fanout->wakers.erase(c.waker_id);
+        s.fanout->remove_waker(c.waker_id);
         c.waker_id = 0;
       }
       r.header("Session", s.id);
@@ -815,7 +779,7 @@ Server::Server(asio::io_context& io, std::vector<media::VideoStream*> streams, D
 }
 
 Server::~Server() {
-  for (auto& f : impl_->fanouts) f->stream->remove_on_frame(f->listener);
+  for (auto& f : impl_->fanouts) f->detach();
 }
 
 std::optional<std::string> Server::start() {

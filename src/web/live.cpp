@@ -10,6 +10,7 @@
 #include "core/log.hpp"
 #include "media/fmp4.hpp"
 #include "media/frame_ring.hpp"
+#include "media/stream_tap.hpp"
 
 namespace freehold::web {
 
@@ -47,46 +48,32 @@ struct Fragment {
 }  // namespace
 
 // One stream's fragments, shared by its viewers.
-struct LiveStream {
-  media::VideoStream* stream;  // null once the hub is gone
+struct LiveStream : media::StreamTap<Fragment> {
   std::string name;
-  std::uint64_t listener = 0;
-  media::FrameRing::Cursor cursor;
-  media::Ring<Fragment> ring;
   std::shared_ptr<const InitSegment> init;
   std::uint64_t init_generation = 0;
   std::int64_t origin_us = 0;  // capture time of the first frame wrapped: decode time 0
   std::uint32_t next_fragment = 1;
-  std::uint64_t fresh_from = 0;  // first fragment since the stream last woke up for a viewer
-  int viewers = 0;
   std::optional<std::string> refused;
   std::string unsupported;  // why this stream's frames cannot be carried ("" if they can)
-  std::map<std::uint64_t, std::function<void()>> wakers;
-  std::uint64_t next_waker = 1;
 
-  LiveStream(media::VideoStream* s) : stream(s), name(s->name()), ring(s->ring().capacity()) {}
+  explicit LiveStream(media::VideoStream* s) : StreamTap(s), name(s->name()) {}
 
-  // The hub's open() has just checked the refusal and the codec: what the last spell saw no longer holds.
-  void acquire() {
-    if (viewers++ > 0 || !stream) return;
-    refused.reset();
-    unsupported.clear();
-    cursor = stream->add_reader();
-    fresh_from = ring.end();  // what the ring holds is from an earlier spell: never hand it out
-  }
-  void release() {
-    if (--viewers == 0 && stream) stream->remove_reader();
-  }
-  [[nodiscard]] media::RingCursor join() const { return ring.join(fresh_from); }
-  void wake_all() {
-    for (auto& [id, w] : wakers) w();
+  // A first viewer: the hub's open() has just checked the refusal and the codec, so what the last spell saw no
+  // longer holds.
+  void add_viewer() {
+    if (users == 0) {
+      refused.reset();
+      unsupported.clear();
+    }
+    acquire();
   }
 
   void pump(const LiveHub::Refusal& refusal) {
-    if (!stream || viewers == 0) return;
+    if (!stream || users == 0) return;
     refused = refusal(name);
     std::vector<media::FramePtr> frames;
-    stream->ring().read(cursor, frames, stream->ring().capacity());
+    take(frames);
     const std::int64_t wall_offset = now_us(std::chrono::system_clock::now()) - now_us(std::chrono::steady_clock::now());
     bool published = false;
     for (const auto& f : frames) {
@@ -156,16 +143,15 @@ namespace {
 class Viewer final : public WebSocketFeed {
  public:
   explicit Viewer(std::shared_ptr<LiveStream> ls) : ls_(std::move(ls)) {
-    ls_->acquire();
+    ls_->add_viewer();
     cursor_ = ls_->join();
-    waker_ = ls_->next_waker++;
-    ls_->wakers.emplace(waker_, [this] {
+    waker_ = ls_->add_waker([this] {
       if (wake) wake();
     });
     last_stats_ = std::chrono::steady_clock::now();
   }
   ~Viewer() override {
-    ls_->wakers.erase(waker_);
+    ls_->remove_waker(waker_);
     ls_->release();
   }
   Viewer(const Viewer&) = delete;
@@ -251,10 +237,8 @@ LiveHub::LiveHub(asio::io_context& io, std::vector<media::VideoStream*> streams,
 
 LiveHub::~LiveHub() {
   for (auto& ls : impl_->streams) {
-    ls->stream->remove_on_frame(ls->listener);
-    if (ls->viewers > 0) ls->stream->remove_reader();
-    ls->stream = nullptr;
-    ls->wake_all();
+    ls->detach();
+    ls->wake_all();  // their viewers hear that the stream has stopped
   }
 }
 
@@ -270,7 +254,7 @@ FeedOrError LiveHub::open(std::string_view name) {
 
 int LiveHub::viewers(std::string_view name) const {
   auto ls = impl_->find(name);
-  return ls ? ls->viewers : 0;
+  return ls ? ls->users : 0;
 }
 
 }  // namespace freehold::web
