@@ -4,7 +4,6 @@
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <cmath>
-#include <map>
 #include <nlohmann/json.hpp>
 
 #include "core/log.hpp"
