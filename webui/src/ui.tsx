@@ -78,6 +78,20 @@ export function Field(props: {
   );
 }
 
+// Shows what a form's own checks found (each beside its field, the first also announced) and clears the form-wide
+// error; true if anything was found, so the caller does not send.
+export function showProblems<E extends Record<string, string | undefined>>(
+  found: E,
+  setErrors: (errors: E) => void,
+  setFormError: (error: string) => void,
+): boolean {
+  setErrors(found);
+  setFormError('');
+  const first = Object.values(found).find(Boolean);
+  if (first) announce(first);
+  return first !== undefined;
+}
+
 // A password input with its label, hint and error: the browser's password manager keys on `autocomplete`.
 export function PasswordField(props: {
   label: string;

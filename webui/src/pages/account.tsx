@@ -4,7 +4,7 @@ import { useState } from 'preact/hooks';
 import { api, ApiError } from '../api';
 import { PASSWORD_RULE, passwordProblem } from '../rules';
 import { useSession } from '../session';
-import { announce, FormError, PageTitle, PasswordField, useCountdown } from '../ui';
+import { announce, FormError, PageTitle, PasswordField, showProblems, useCountdown } from '../ui';
 
 type Errors = Partial<Record<'current' | 'password' | 'confirm', string>>;
 
@@ -28,12 +28,7 @@ export function PasswordForm(props: { username: string; onDone?: () => void; onC
     const bad = passwordProblem(password, props.username);
     if (bad) found.password = bad;
     else if (password !== confirm) found.confirm = 'The two passwords differ.';
-    setErrors(found);
-    setFormError('');
-    if (Object.keys(found).length > 0) {
-      announce(Object.values(found)[0]);
-      return;
-    }
+    if (showProblems(found, setErrors, setFormError)) return;
     setBusy(true);
     try {
       const body = self ? { password, current_password: current } : { password };

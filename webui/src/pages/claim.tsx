@@ -3,7 +3,7 @@
 import { useState } from 'preact/hooks';
 import { api, ApiError, type Session } from '../api';
 import { PASSWORD_RULE, passwordProblem, USERNAME_RULE, usernameProblem } from '../rules';
-import { announce, Field, FormError, PageTitle, PasswordField, useCountdown } from '../ui';
+import { announce, Field, FormError, PageTitle, PasswordField, showProblems, useCountdown } from '../ui';
 
 type Errors = Partial<Record<'code' | 'username' | 'password' | 'confirm', string>>;
 
@@ -26,12 +26,7 @@ export function ClaimPage(props: { onSignedIn: (session: Session) => void; onAlr
     const badPassword = passwordProblem(password, username);
     if (badPassword) found.password = badPassword;
     else if (password !== confirm) found.confirm = 'The two passwords differ.';
-    setErrors(found);
-    setFormError('');
-    if (Object.keys(found).length > 0) {
-      announce(Object.values(found)[0]);
-      return;
-    }
+    if (showProblems(found, setErrors, setFormError)) return;
     setBusy(true);
     try {
       props.onSignedIn(await api<Session>('POST', '/api/v1/claim', { code, username, password }));

@@ -5,7 +5,7 @@ import { api, ApiError, get, hasRole, ROLES, type Role, type User } from '../api
 import { formatTime } from '../format';
 import { PASSWORD_RULE, passwordProblem, USERNAME_RULE, usernameProblem } from '../rules';
 import { useSession } from '../session';
-import { announce, Dialog, errorText, Field, FormError, PageTitle, PasswordField } from '../ui';
+import { announce, Dialog, errorText, Field, FormError, PageTitle, PasswordField, showProblems } from '../ui';
 import { PasswordForm } from './account';
 
 const ROLE_HELP = 'Viewer: watch and read. Operator: also streams, image, motion and privacy. Admin: everything.';
@@ -208,12 +208,7 @@ function AddUser(props: { onAdded: () => void }) {
     if (badName) found.username = badName;
     const badPassword = passwordProblem(password, username);
     if (badPassword) found.password = badPassword;
-    setErrors(found);
-    setFormError('');
-    if (Object.keys(found).length > 0) {
-      announce(Object.values(found)[0]);
-      return;
-    }
+    if (showProblems(found, setErrors, setFormError)) return;
     setBusy(true);
     try {
       await api('POST', '/api/v1/users', { username, password, role });
