@@ -37,7 +37,13 @@ export function DevicePage() {
   }, REFRESH_MS);
 
   const gauges = GAUGES.map((id) => entities.find((e) => e.object_id === id)).filter((e): e is Entity => !!e);
-  const sensors = entities.filter((e) => e.component === 'binary_sensor' || e.component === 'sensor');
+  // The tiles show the gauges and Identity the uptime (counted here, not once a minute): the rest are sensors.
+  const sensors = entities.filter(
+    (e) =>
+      (e.component === 'binary_sensor' || e.component === 'sensor') &&
+      !GAUGES.includes(e.object_id) &&
+      e.object_id !== 'uptime',
+  );
   return (
     <>
       <PageTitle>Device</PageTitle>
