@@ -108,7 +108,8 @@ std::vector<double> peer(const std::vector<EncodedFrame>& frames, int w, int h, 
     pkt->duration = 3600;
     pkt->stream_index = 0;
     if (frames[i].keyframe) pkt->flags |= AV_PKT_FLAG_KEY;
-    av_write_frame(fmt, pkt);  // takes the packet's reference
+    av_write_frame(fmt, pkt);  // leaves the packet to us (unlike av_interleaved_write_frame)
+    av_packet_unref(pkt);
     avio_flush(fmt->pb);
     ns.push_back(std::chrono::duration<double, std::nano>(Clock::now() - t0).count());
   }
