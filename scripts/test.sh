@@ -14,7 +14,7 @@ if [ ! -f tests/e2e/node_modules/onvif/package.json ] || [ ! -f tests/e2e/node_m
   (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 jobs=$(nproc)
-fuzz_seconds=${FREEHOLD_FUZZ_SECONDS:-45}
+fuzz_seconds=${FREEHOLD_FUZZ_SECONDS:-30}
 
 echo "==> [1/3] release build (g++ $(g++ -dumpfullversion)), warnings are errors"
 cmake --preset release >/dev/null

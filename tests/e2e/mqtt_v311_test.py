@@ -77,6 +77,18 @@ class Rabbit:
         except OSError:
             return ""
 
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None and listening(self.port)
+
+    def report(self):
+        """What the broker said: its console and the end of its own log, for a failure's report."""
+        state = "running" if self.proc and self.proc.poll() is None else f"exited ({self.proc and self.proc.returncode})"
+        print(f"--- RabbitMQ ({state}) console:\n{self.text()[-1500:]}")
+        logs = os.path.join(self.work, "log")
+        for name in sorted(os.listdir(logs)) if os.path.isdir(logs) else []:
+            with open(os.path.join(logs, name), errors="replace") as f:
+                print(f"--- RabbitMQ {name}:\n{f.read()[-3000:]}")
+
     def stop(self):
         if self.proc is None:
             return
@@ -124,13 +136,8 @@ class Client311(Recorder):
         self.c.disconnect()
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--bin", default="build/bin/freeholdd")
-    args = ap.parse_args()
-    if not os.path.exists(RABBIT):
-        print("FAIL  rabbitmq-server is not installed (scripts/deps.sh test installs it)")
-        return 1
+def scenario(args):
+    """One run against a fresh broker; returns whether the broker was still alive at its end."""
     work = tempfile.mkdtemp(prefix="freehold-mqtt311-")
     rabbit = daemon = client = None
     t0 = time.monotonic()
@@ -198,12 +205,33 @@ def main():
             if R.failed:
                 print(daemon.log_text()[-3000:])
             daemon.stop()
+        alive = rabbit is not None and rabbit.alive()
         if rabbit:
+            if R.failed:
+                rabbit.report()
             rabbit.stop()
         kill_children()
         shutil.rmtree(work, ignore_errors=True)
     print(f"({time.monotonic() - t0:.0f} s)")
+    return alive
+
+
+def main():
+    global R
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bin", default="build/bin/freeholdd")
+    args = ap.parse_args()
+    if not os.path.exists(RABBIT):
+        print("FAIL  rabbitmq-server is not installed (scripts/deps.sh test installs it)")
+        return 1
+    if not scenario(args) and R.failed:
+        # The peer, not the device: an Erlang node that dies under a loaded CI machine (its log is printed
+        # above) says nothing about Freehold. Once more with a fresh node; a second failure counts.
+        print("NOTE  the RabbitMQ node died during the run (its log above): once more with a fresh node", flush=True)
+        R = Report()
+        scenario(args)
     return R.summary()
+
 
 
 if __name__ == "__main__":
