@@ -47,6 +47,8 @@
 #include "media/camera.hpp"
 #include "media/jpeg.hpp"
 #include "mqtt/adapter.hpp"
+#include "relay/endpoint.hpp"
+#include "relay/identity.hpp"
 #include "net/host_info.hpp"
 #include "rtsp/server.hpp"
 #include "web/api.hpp"
@@ -277,6 +279,7 @@ class Daemon final {
     tick_sensors();
     info_ = info;
     start_mqtt();
+    start_relay();
 
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
     log::info("http.ready", {{"https_port", server_->https_port()},
@@ -569,6 +572,14 @@ class Daemon final {
         start_mqtt();
       });
     }
+    if (c.key.starts_with("relay.") && !relay_restart_pending_) {
+      relay_restart_pending_ = true;
+      asio::post(io_, [this] {
+        relay_restart_pending_ = false;
+        relay_.reset();
+        start_relay();
+      });
+    }
     audit_.record(c.actor, c.source, "setting_changed", c.key + "=" + display_value(*find_setting(c.key), c.value));
     apply_runtime_settings();
     if (c.actor == "config-file") return;  // it came from the file: nothing to write back
@@ -645,6 +656,7 @@ class Daemon final {
     uptime_timer_.cancel();
     sensor_timer_.cancel();
     if (mqtt_) mqtt_->stop(std::chrono::milliseconds(1000));
+    relay_.reset();
     if (onvif_) onvif_->stop();
     if (discovery_) discovery_->stop();  // Bye
     server_->stop();
@@ -686,6 +698,39 @@ class Daemon final {
     if (e.type == event_type::motion_end) e.related = motion_start_id_;
     const std::int64_t id = events_->publish(std::move(e));
     if (start) motion_start_id_ = id;
+  }
+
+  // The link to the owner's relay, when the owner named one: nothing connects out otherwise. Sessions reach the
+  // local services on loopback, where their own authentication still applies.
+  void start_relay() {
+    const std::string url = cfg().get_string("relay.url");
+    if (url.empty()) return;
+    std::string error;
+    auto address = relay::parse_relay_url(url, &error);
+    auto identity = relay::Identity::load(state_dir_ / "relay_key", true, &error);
+    if (!address || !identity) {
+      log::error("relay.not_started", {{"error", error}});
+      return;
+    }
+    address->fingerprint = cfg().get_string("relay.fingerprint");
+    relay::DeviceLinkOptions o;
+    o.relay = *address;
+    o.services["https"] = server_->https_port();
+    if (server_->plain_port()) o.services["http"] = server_->plain_port();
+    if (onvif_) o.services["onvif"] = server_->plain_port() ? server_->plain_port() : server_->https_port();
+    if (rtsp_ && rtsp_->port()) o.services["rtsp"] = rtsp_->port();
+    o.admit = [this](const relay::PublicKey& key, const std::string&, const std::string&) {
+      const std::string owners = " " + cfg().get_string("relay.owners") + " ";
+      if (owners.find(" " + relay::key_text(key) + " ") != std::string::npos)
+        return relay::Admission{true, "admin", "", ""};
+      return relay::Admission{false, "", "not_paired",
+                              "client " + relay::id_text(relay::id_of(key)) + " is not paired with this device"};
+    };
+    log::info("relay.identity", {{"device_id", relay::id_text(identity->id())},
+                                 {"key", relay::key_text(identity->public_key())}, {"relay", url}});
+    relay_identity_ = *identity;
+    relay_.emplace(io_, *identity, std::move(o));
+    relay_->start();
   }
 
   // MQTT, when the owner named a broker: nothing connects out otherwise.
@@ -842,6 +887,9 @@ class Daemon final {
   CpuMeter cpu_;
   asio::steady_timer sensor_timer_{io_};
   web::DeviceInfo info_;
+  std::optional<relay::DeviceLink> relay_;
+  std::optional<relay::Identity> relay_identity_;
+  bool relay_restart_pending_ = false;
   std::optional<mqtt::Adapter> mqtt_;  // after the bus, the model and the camera: stopped and destroyed first
   bool mqtt_restart_pending_ = false;
   bool restart_requested_ = false;

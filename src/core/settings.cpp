@@ -186,6 +186,44 @@ void add_stream_profile(std::vector<SettingSpec>& out, const std::string& name, 
   out.push_back(std::move(codec_spec));
 }
 
+// Remote access through the owner's relay (relay/, docs/relay-protocol.md): off until the owner names one.
+std::optional<std::string> check_relay_url(const Value& v) {
+  const auto& t = std::get<std::string>(v);
+  if (t.empty()) return std::nullopt;
+  const auto colon = t.rfind(':');
+  if (!t.starts_with("relay://") || colon <= 8 || colon + 1 == t.size() ||
+      t.find_first_not_of("0123456789", colon + 1) != std::string::npos || t.find('/', 8) != std::string::npos)
+    return std::string("must be relay://HOST:PORT");
+  return std::nullopt;
+}
+
+// Client public keys: unpadded base64url of 32 bytes (43 characters), separated by spaces.
+std::optional<std::string> check_key_list(const Value& v) {
+  const auto& t = std::get<std::string>(v);
+  size_t at = 0;
+  while (at < t.size()) {
+    const auto end = std::min(t.find(' ', at), t.size());
+    const auto key = t.substr(at, end - at);
+    if (!key.empty() && (key.size() != 43 || key.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                                                   "0123456789-_") != std::string::npos))
+      return "\"" + key + "\" is not a client key (43 base64url characters, as `freehold keygen` prints)";
+    at = end + 1;
+  }
+  return std::nullopt;
+}
+
+void add_relay(std::vector<SettingSpec>& s) {
+  auto url = text("relay.url", "", 0, 512, "The owner's relay: relay://host:port; empty: no remote access");
+  url.check = check_relay_url;
+  s.push_back(std::move(url));
+  auto pin = text("relay.fingerprint", "", 0, 95, "SHA-256 fingerprint of the relay's certificate (it is pinned)");
+  s.push_back(std::move(pin));
+  auto owners = text("relay.owners", "", 0, 4096,
+                     "Public keys of the owner's clients (freehold keygen), separated by spaces: admin through the relay");
+  owners.check = check_key_list;
+  s.push_back(std::move(owners));
+}
+
 // MQTT (mqtt/): off until the owner names a broker. Changes restart the client, not the daemon.
 void add_mqtt(std::vector<SettingSpec>& s) {
   auto url = text("mqtt.url", "", 0, 512, "Broker: mqtt://host[:1883] or mqtts://host[:8883]; empty: MQTT off");
@@ -333,6 +371,7 @@ std::vector<SettingSpec> build_schema() {
   s.push_back(std::move(presets));
 
   add_mqtt(s);
+  add_relay(s);
 
   s.push_back(boolean("onvif.enabled", true, "ONVIF services at /onvif/ on the HTTP(S) listeners", Role::admin, true));
   s.push_back(boolean("onvif.discoverable", true,

@@ -51,19 +51,6 @@ bool add_ext(X509* cert, int nid, const std::string& value) {
   return ext && X509_add_ext(cert, ext.get(), -1) == 1;
 }
 
-std::string fingerprint(X509* cert) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  X509_digest(cert, EVP_sha256(), md, &n);
-  std::string out;
-  for (unsigned i = 0; i < n; ++i) {
-    char b[4];
-    std::snprintf(b, sizeof b, i ? ":%02X" : "%02X", md[i]);
-    out += b;
-  }
-  return out;
-}
-
 std::optional<TlsIdentity> generate(const std::vector<std::string>& names, std::string* error) {
   PkeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
   X509Ptr cert(X509_new());
@@ -102,7 +89,7 @@ std::optional<TlsIdentity> generate(const std::vector<std::string>& names, std::
   BioPtr cb(BIO_new(BIO_s_mem())), kb(BIO_new(BIO_s_mem()));
   PEM_write_bio_X509(cb.get(), cert.get());
   PEM_write_bio_PrivateKey(kb.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr);
-  return TlsIdentity{bio_string(cb.get()), bio_string(kb.get()), fingerprint(cert.get())};
+  return TlsIdentity{bio_string(cb.get()), bio_string(kb.get()), certificate_fingerprint(cert.get())};
 }
 
 }  // namespace
@@ -124,7 +111,7 @@ std::optional<TlsIdentity> load_or_create_tls_identity(const std::filesystem::pa
       *error = cert_file.string() + ": not a PEM certificate (delete it to generate a new one)";
       return std::nullopt;
     }
-    return TlsIdentity{*cert_pem, *key_pem, fingerprint(cert.get())};
+    return TlsIdentity{*cert_pem, *key_pem, certificate_fingerprint(cert.get())};
   }
   auto id = generate(names, error);
   if (!id) return std::nullopt;
@@ -162,6 +149,19 @@ std::vector<std::string> local_names() {
       if (std::find(out.begin(), out.end(), std::string(buf)) == out.end()) out.emplace_back(buf);
     }
     freeifaddrs(ifs);
+  }
+  return out;
+}
+
+std::string certificate_fingerprint(X509* cert) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  X509_digest(cert, EVP_sha256(), md, &n);
+  std::string out;
+  for (unsigned i = 0; i < n; ++i) {
+    char b[4];
+    std::snprintf(b, sizeof b, i ? ":%02X" : "%02X", md[i]);
+    out += b;
   }
   return out;
 }

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+typedef struct x509_st X509;
+
 namespace freehold {
 
 struct TlsIdentity {
@@ -21,6 +23,9 @@ struct TlsIdentity {
 [[nodiscard]] std::optional<TlsIdentity> load_or_create_tls_identity(const std::filesystem::path& dir,
                                                                      const std::vector<std::string>& names,
                                                                      std::string* error);
+
+// "AB:CD:…": the SHA-256 fingerprint of a certificate, as clients pin it.
+[[nodiscard]] std::string certificate_fingerprint(X509* cert);
 
 // The host name and every local unicast address, plus localhost: what the certificate should name.
 [[nodiscard]] std::vector<std::string> local_names();

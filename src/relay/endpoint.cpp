@@ -1,0 +1,369 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "relay/endpoint.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <unordered_map>
+
+#include "core/log.hpp"
+#include "relay/link.hpp"
+#include "relay/noise.hpp"
+#include "relay/tunnel.hpp"
+
+namespace freehold::relay {
+namespace asio = boost::asio;
+namespace {
+
+constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+constexpr auto kDialTimeout = std::chrono::seconds(10);
+constexpr auto kIdle = std::chrono::seconds(90);
+
+// Proves `identity` to the relay: hello, the relay's challenge, the signed transcript, then ready (returns the
+// keep-alive interval) or the relay's reason for refusing.
+asio::awaitable<std::optional<std::chrono::seconds>> authenticate(Link& link, const Identity& identity, Role role,
+                                                                  std::string* error) {
+  link.send(FrameType::hello, 0, hello_payload(role, identity.public_key()));
+  auto challenge = co_await link.read(error);
+  if (!challenge) co_return std::nullopt;
+  if (challenge->header.type == FrameType::close) {
+    *error = "the relay refused: " + parse_close(challenge->payload).text;
+    co_return std::nullopt;
+  }
+  if (challenge->header.type != FrameType::challenge) {
+    *error = "the relay did not send a challenge";
+    co_return std::nullopt;
+  }
+  const auto sig = identity.sign(auth_transcript(role, link.exporter(), challenge->payload));
+  link.send(FrameType::auth, 0, {reinterpret_cast<const char*>(sig.data()), sig.size()});
+  auto ready = co_await link.read(error);
+  if (!ready) co_return std::nullopt;
+  if (ready->header.type == FrameType::close) {
+    *error = "the relay refused: " + parse_close(ready->payload).text;
+    co_return std::nullopt;
+  }
+  if (ready->header.type != FrameType::ready) {
+    *error = "the relay did not answer with ready";
+    co_return std::nullopt;
+  }
+  const auto& p = ready->payload;
+  const int secs = (static_cast<unsigned char>(p[2]) << 8) | static_cast<unsigned char>(p[3]);
+  co_return std::chrono::seconds(std::clamp(secs, 5, 300));
+}
+
+asio::awaitable<void> keep_alive(std::shared_ptr<Link> link, std::chrono::seconds every) {
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  while (!link->closed()) {
+    t.expires_after(every);
+    co_await t.async_wait(tuple_awaitable);
+    link->send(FrameType::ping, 0, std::string(8, '\0'));
+  }
+}
+
+}  // namespace
+
+std::optional<RelayAddress> parse_relay_url(const std::string& url, std::string* error) {
+  std::string rest = url;
+  if (rest.starts_with("relay://")) rest = rest.substr(8);
+  if (rest.empty() || rest.find('/') != std::string::npos) {
+    *error = "relay URL \"" + url + "\" is not relay://HOST:PORT";
+    return std::nullopt;
+  }
+  RelayAddress a;
+  const auto colon = rest.rfind(':');
+  if (colon != std::string::npos && rest.find(']') == std::string::npos ? true : colon > rest.find(']')) {
+    if (colon == std::string::npos) {
+      a.host = rest;
+    } else {
+      a.host = rest.substr(0, colon);
+      a.port = rest.substr(colon + 1);
+    }
+  } else {
+    a.host = rest;
+  }
+  if (a.host.size() > 2 && a.host.front() == '[' && a.host.back() == ']') a.host = a.host.substr(1, a.host.size() - 2);
+  if (a.host.empty() || a.port.empty() || a.port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoul(a.port) == 0 || std::stoul(a.port) > 65535) {
+    *error = "relay URL \"" + url + "\" is not relay://HOST:PORT";
+    return std::nullopt;
+  }
+  return a;
+}
+
+// ---------------------------------------------------------------------------------------------------- device
+
+struct DeviceLink::Impl : std::enable_shared_from_this<Impl> {
+  asio::io_context& io;
+  Identity identity;
+  DeviceLinkOptions options;
+  asio::ssl::context tls{asio::ssl::context::tls_client};
+  std::shared_ptr<Link> link;
+  std::unordered_map<uint32_t, std::shared_ptr<Tunnel>> tunnels;
+  asio::steady_timer retry;
+  bool stopped = false;
+  std::mt19937 rng{std::random_device{}()};
+
+  Impl(asio::io_context& i, const Identity& id, DeviceLinkOptions o)
+      : io(i), identity(id), options(std::move(o)), retry(i) {
+    configure_pinned_client(tls, options.relay.fingerprint);
+  }
+
+  asio::awaitable<void> run() {
+    auto self = shared_from_this();
+    auto delay = options.backoff_min;
+    while (!stopped) {
+      std::string error;
+      auto l = co_await dial(tls, options.relay.host, options.relay.port, kDialTimeout, kIdle, &error);
+      std::optional<std::chrono::seconds> keepalive;
+      if (l) keepalive = co_await authenticate(*l, identity, Role::device, &error);
+      if (l && keepalive && !stopped) {
+        link = l;
+        delay = options.backoff_min;
+        log::info("relay.link_up", {{"relay", options.relay.host + ":" + options.relay.port},
+                                    {"device_id", id_text(identity.id())}});
+        asio::co_spawn(io, keep_alive(l, *keepalive), asio::detached);
+        error = co_await serve(l);
+        link.reset();
+        for (auto& [sid, t] : std::unordered_map(tunnels)) t->end(CloseReason::device_offline, "relay link lost", false);
+        tunnels.clear();
+        l->abort();
+        if (stopped) break;
+        log::warn("relay.link_down", {{"relay", options.relay.host + ":" + options.relay.port}, {"error", error}});
+      } else if (l) {
+        l->abort();
+      }
+      if (stopped) break;
+      // Jittered exponential backoff, as ONVIF Uplink: 3 s doubling to 30 s, each wait 50–100 % of the step.
+      std::uniform_int_distribution<long> jitter(delay.count() / 2, delay.count());
+      const auto wait = std::chrono::milliseconds(jitter(rng));
+      log::warn("relay.connect_failed", {{"relay", options.relay.host + ":" + options.relay.port}, {"error", error},
+                                         {"retry_in_ms", wait.count()}});
+      retry.expires_after(wait);
+      co_await retry.async_wait(tuple_awaitable);
+      delay = std::min(options.backoff_max, delay * 2);
+    }
+  }
+
+  asio::awaitable<std::string> serve(std::shared_ptr<Link> l) {
+    std::string error;
+    for (;;) {
+      auto f = co_await l->read(&error);
+      if (!f) co_return error;
+      const auto sid = f->header.session;
+      switch (f->header.type) {
+        case FrameType::ping: l->send(FrameType::pong, 0, f->payload); break;
+        case FrameType::pong: break;
+        case FrameType::open: co_await open(l, *f); break;
+        case FrameType::data: case FrameType::credit: case FrameType::close:
+          if (sid == 0) co_return "the relay closed the link: " + parse_close(f->payload).text;
+          if (auto it = tunnels.find(sid); it != tunnels.end()) it->second->on_frame(*f);
+          break;
+        default: co_return "unexpected frame from the relay";
+      }
+    }
+  }
+
+  asio::awaitable<void> open(std::shared_ptr<Link> l, const Link::Frame& f) {
+    const uint32_t sid = f.header.session;
+    auto refuse_plain = [&](CloseReason r, const std::string& text) { l->send(FrameType::close, sid, close_payload(r, text)); };
+    if (tunnels.contains(sid)) co_return refuse_plain(CloseReason::protocol_error, "session number in use");
+    Id asked{};
+    std::memcpy(asked.data(), f.payload.data(), asked.size());
+    if (asked != identity.id()) co_return refuse_plain(CloseReason::unknown_device, "not this device");
+    auto hs = noise::Handshake::responder(identity.x25519_secret(), session_prologue(asked));
+    auto request = hs.read_request(std::string_view(f.payload).substr(asked.size()));
+    if (!request) co_return refuse_plain(CloseReason::decrypt_failed, "the request is not for this device's key");
+    Admission a;
+    std::string service;
+    try {
+      const auto j = nlohmann::json::parse(*request);
+      service = j.at("service").get<std::string>();
+      const auto key = parse_key(j.at("key").get<std::string>());
+      const auto x = key ? x25519_of(*key) : std::nullopt;
+      if (!x || *x != hs.remote_static()) {
+        a = {false, "", "grant_invalid", "the client key in the request is not the key of the handshake"};
+      } else if (!options.services.contains(service)) {
+        a = {false, "", "unknown_service", "this device offers no service \"" + service + "\" through the relay"};
+      } else {
+        a = options.admit(*key, service, j.value("grant", std::string()));
+      }
+    } catch (const std::exception&) {
+      a = {false, "", "bad_request", "the session request is not the expected JSON"};
+    }
+    asio::ip::tcp::socket local(io);
+    if (a.ok) {
+      auto [ec] = co_await local.async_connect({asio::ip::make_address("127.0.0.1"), options.services.at(service)},
+                                               tuple_awaitable);
+      if (ec) a = {false, "", "service_unavailable", "the device's " + service + " service is not running"};
+    }
+    nlohmann::json answer = a.ok ? nlohmann::json{{"ok", true}, {"role", a.role}}
+                                 : nlohmann::json{{"ok", false}, {"error", a.error}, {"message", a.message}};
+    l->send(FrameType::accept, sid, hs.write_response(answer.dump()));
+    if (!a.ok) {
+      log::notice("relay.session_refused", {{"error", a.error}, {"service", service}});
+      l->send(FrameType::close, sid, close_payload(CloseReason::refused, a.error));
+      co_return;
+    }
+    auto weak = weak_from_this();
+    auto t = std::make_shared<Tunnel>(l, sid, hs.split(), std::move(local), [weak, sid](CloseReason, const std::string&) {
+      if (auto self = weak.lock()) self->tunnels.erase(sid);
+    });
+    tunnels[sid] = t;
+    t->start();
+  }
+};
+
+DeviceLink::DeviceLink(asio::io_context& io, const Identity& identity, DeviceLinkOptions options)
+    : impl_(std::make_shared<Impl>(io, identity, std::move(options))) {}
+DeviceLink::~DeviceLink() { stop(); }
+void DeviceLink::start() { asio::co_spawn(impl_->io, impl_->run(), asio::detached); }
+void DeviceLink::stop() {
+  impl_->stopped = true;
+  impl_->retry.cancel();
+  if (impl_->link) impl_->link->close();
+}
+bool DeviceLink::connected() const { return impl_->link != nullptr; }
+size_t DeviceLink::sessions() const { return impl_->tunnels.size(); }
+
+// ---------------------------------------------------------------------------------------------------- client
+
+struct ClientConnect::Impl : std::enable_shared_from_this<Impl> {
+  struct Pending {
+    noise::Handshake hs;
+    asio::ip::tcp::socket local;
+    std::string service;
+  };
+  asio::io_context& io;
+  Identity identity;
+  ClientConnectOptions options;
+  asio::ssl::context tls{asio::ssl::context::tls_client};
+  std::shared_ptr<Link> link;
+  std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors;
+  std::unordered_map<uint32_t, std::unique_ptr<Pending>> pending;
+  std::unordered_map<uint32_t, std::shared_ptr<Tunnel>> tunnels;
+  uint32_t next_session = 1;
+  bool stopped = false;
+
+  Impl(asio::io_context& i, const Identity& id, ClientConnectOptions o) : io(i), identity(id), options(std::move(o)) {
+    configure_pinned_client(tls, options.relay.fingerprint);
+  }
+
+  void problem(const std::string& m) {
+    if (options.on_problem) options.on_problem(m);
+  }
+
+  asio::awaitable<void> run(std::function<void(const std::string&)> on_fatal) {
+    auto self = shared_from_this();
+    std::string error;
+    link = co_await dial(tls, options.relay.host, options.relay.port, kDialTimeout, kIdle, &error);
+    if (!link) co_return on_fatal("relay unreachable: " + error);
+    auto keepalive = co_await authenticate(*link, identity, Role::client, &error);
+    if (!keepalive) co_return on_fatal(error);
+    asio::co_spawn(io, keep_alive(link, *keepalive), asio::detached);
+    for (const auto& fw : options.forwards) {
+      auto acc = std::make_unique<asio::ip::tcp::acceptor>(io);
+      boost::system::error_code ec;
+      asio::ip::tcp::endpoint ep(asio::ip::make_address(fw.bind, ec), fw.port);
+      if (!ec) acc->open(ep.protocol(), ec);
+      if (!ec) acc->set_option(asio::socket_base::reuse_address(true), ec);
+      if (!ec) acc->bind(ep, ec);
+      if (!ec) acc->listen(64, ec);
+      if (ec) co_return on_fatal("cannot listen on " + fw.bind + ":" + std::to_string(fw.port) + " for " + fw.service +
+                                 ": " + ec.message());
+      if (options.on_listening) options.on_listening(fw, acc->local_endpoint().port());
+      asio::co_spawn(io, accept(*acc, fw.service), asio::detached);
+      acceptors.push_back(std::move(acc));
+    }
+    if (options.on_ready) options.on_ready();
+    for (;;) {
+      auto f = co_await link->read(&error);
+      if (!f) break;
+      const auto sid = f->header.session;
+      if (f->header.type == FrameType::ping) {
+        link->send(FrameType::pong, 0, f->payload);
+      } else if (f->header.type == FrameType::close && sid == 0) {
+        error = "the relay closed the link: " + parse_close(f->payload).text;
+        break;
+      } else if (f->header.type == FrameType::accept || (f->header.type == FrameType::close && pending.contains(sid))) {
+        answered(*f);
+      } else if (auto it = tunnels.find(sid); it != tunnels.end()) {
+        it->second->on_frame(*f);
+      }
+    }
+    if (!stopped) on_fatal("the link to the relay ended: " + error);
+  }
+
+  asio::awaitable<void> accept(asio::ip::tcp::acceptor& acc, std::string service) {
+    auto self = shared_from_this();
+    for (;;) {
+      auto [ec, socket] = co_await acc.async_accept(tuple_awaitable);
+      if (ec) co_return;
+      const uint32_t sid = next_session++;
+      auto hs = noise::Handshake::initiator(identity.x25519_secret(), *x25519_of(options.device_key),
+                                            session_prologue(options.device));
+      nlohmann::json req{{"v", 1}, {"service", service}, {"key", key_text(identity.public_key())}};
+      if (!options.grant.empty()) req["grant"] = options.grant;
+      std::string open(reinterpret_cast<const char*>(options.device.data()), options.device.size());
+      open += hs.write_request(req.dump());
+      link->send(FrameType::open, sid, open);
+      pending[sid] = std::make_unique<Pending>(Pending{std::move(hs), std::move(socket), service});
+    }
+  }
+
+  void answered(const Link::Frame& f) {
+    const uint32_t sid = f.header.session;
+    auto node = pending.extract(sid);
+    if (node.empty()) return;
+    auto& p = *node.mapped();
+    if (f.header.type == FrameType::close) {
+      const auto c = parse_close(f.payload);
+      problem("session refused by the relay (" + std::string(reason_name(c.reason)) + "): " + c.text);
+      return;
+    }
+    const auto answer = p.hs.read_response(f.payload);
+    if (!answer) {
+      link->send(FrameType::close, sid, close_payload(CloseReason::decrypt_failed, "key mismatch"));
+      problem("key mismatch: the answer was not made with the device's key (possible interception); refused");
+      return;
+    }
+    nlohmann::json j = nlohmann::json::parse(*answer, nullptr, false);
+    if (!j.is_object() || !j.value("ok", false)) {
+      problem("the device refused the session: " + (j.is_object() ? j.value("error", std::string("?")) + ": " +
+                                                                         j.value("message", std::string())
+                                                                   : std::string("unreadable answer")));
+      return;
+    }
+    auto weak = weak_from_this();
+    auto t = std::make_shared<Tunnel>(link, sid, p.hs.split(), std::move(p.local),
+                                      [weak, sid](CloseReason r, const std::string& text) {
+                                        auto self = weak.lock();
+                                        if (!self) return;
+                                        self->tunnels.erase(sid);
+                                        if (r != CloseReason::normal)
+                                          self->problem("session ended (" + std::string(reason_name(r)) + "): " + text);
+                                      });
+    tunnels[sid] = t;
+    t->start();
+  }
+};
+
+ClientConnect::ClientConnect(asio::io_context& io, const Identity& identity, ClientConnectOptions options)
+    : impl_(std::make_shared<Impl>(io, identity, std::move(options))) {}
+ClientConnect::~ClientConnect() { stop(); }
+void ClientConnect::start(std::function<void(const std::string&)> on_fatal) {
+  asio::co_spawn(impl_->io, impl_->run(std::move(on_fatal)), asio::detached);
+}
+void ClientConnect::stop() {
+  impl_->stopped = true;
+  boost::system::error_code ec;
+  for (auto& a : impl_->acceptors) a->close(ec);
+  if (impl_->link) impl_->link->close();
+}
+
+}  // namespace freehold::relay
