@@ -256,7 +256,8 @@ class Daemon final {
                               [this](std::string_view stream) -> web::FeedOrError {
                                 if (!live_) return {nullptr, 503, "no_camera", "streaming is off (rtsp.enabled = false)"};
                                 return live_->open(stream);
-                              }});
+                              },
+                              &tunnels_});
     web::ServerOptions so;
     so.bind_address = cfg().get_string("http.bind");
     so.https_port = static_cast<std::uint16_t>(cfg().get_int("http.https_port"));
@@ -340,7 +341,7 @@ class Daemon final {
         },
         [this](const std::string&) { return take_snapshot(); },
         [this] { request_restart("onvif"); },
-        [this]() -> media::PtzDriver* { return camera_ ? camera_->ptz() : nullptr; }, &*events_});
+        [this]() -> media::PtzDriver* { return camera_ ? camera_->ptz() : nullptr; }, &*events_, &tunnels_});
     server_->mount("/onvif/", [this](web::Request r) { return onvif_->handle(std::move(r)); }, true);
     start_discovery(endpoint, info.model, so);
   }
@@ -401,7 +402,7 @@ class Daemon final {
     ro.max_sessions = static_cast<std::size_t>(cfg().get_int("rtsp.max_sessions"));
     ro.udp_port_first = static_cast<std::uint16_t>(cfg().get_int("rtsp.udp_port_first"));
     ro.udp_port_last = static_cast<std::uint16_t>(cfg().get_int("rtsp.udp_port_last"));
-    rtsp_.emplace(io_, camera_->streams(), rtsp::Dependencies{model_, accounts_, audit_, lockout_}, ro);
+    rtsp_.emplace(io_, camera_->streams(), rtsp::Dependencies{model_, accounts_, audit_, lockout_, &tunnels_}, ro);
     live_.emplace(io_, camera_->streams(), [this](const std::string& stream) -> std::optional<std::string> {
       auto why = stream_refusal(cfg(), stream);
       return why ? std::optional(why->message) : std::nullopt;
@@ -715,6 +716,7 @@ class Daemon final {
     address->fingerprint = cfg().get_string("relay.fingerprint");
     relay::DeviceLinkOptions o;
     o.relay = *address;
+    o.tunnels = &tunnels_;
     o.services["https"] = server_->https_port();
     if (server_->plain_port()) o.services["http"] = server_->plain_port();
     if (onvif_) o.services["onvif"] = server_->plain_port() ? server_->plain_port() : server_->https_port();
@@ -857,6 +859,7 @@ class Daemon final {
   DeviceModel model_;
   Sessions sessions_;
   Lockout lockout_;
+  Tunnels tunnels_;  // the relay link's connections to the local services, and whose they are
   std::unique_ptr<EventStore> event_store_;
   std::optional<EventBus> events_;  // detectors publish here (on the I/O thread)
   EventBus::EventSignal::Subscription event_store_sub_;

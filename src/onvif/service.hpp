@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/tunnels.hpp"
 #include "core/accounts.hpp"
 #include "core/audit.hpp"
 #include "core/device_model.hpp"
@@ -50,6 +51,7 @@ struct ServiceDeps {
   std::function<void()> reboot;  // SystemReboot: stop gracefully; the supervisor restarts us
   std::function<media::PtzDriver*()> ptz;  // the camera's PTZ; nullptr (or unset): none
   EventBus* events = nullptr;              // motion events drive the motion topics; nullptr: none
+  const Tunnels* tunnels = nullptr;        // connections from the relay link: their client's role, no password
 };
 
 // The device's ONVIF scopes, each with whether it is fixed: type, profiles, hardware, the name (from device.name

@@ -10,7 +10,9 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <deque>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/log.hpp"
 #include "relay/link.hpp"
@@ -24,6 +26,9 @@ namespace {
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 constexpr auto kDialTimeout = std::chrono::seconds(10);
 constexpr auto kIdle = std::chrono::seconds(90);
+constexpr size_t kMaxDeviceSessions = 32;
+constexpr size_t kReplayMemory = 4096;  // ephemeral keys of recent session requests
+constexpr size_t kIdSize = 20;
 
 // Proves `identity` to the relay: hello, the relay's challenge, the signed transcript, then ready (returns the
 // keep-alive interval) or the relay's reason for refusing.
@@ -105,6 +110,8 @@ struct DeviceLink::Impl : std::enable_shared_from_this<Impl> {
   asio::ssl::context tls{asio::ssl::context::tls_client};
   std::shared_ptr<Link> link;
   std::unordered_map<uint32_t, std::shared_ptr<Tunnel>> tunnels;
+  std::unordered_set<std::string> seen_ephemerals;
+  std::deque<std::string> seen_order;
   asio::steady_timer retry;
   bool stopped = false;
   std::mt19937 rng{std::random_device{}()};
@@ -124,11 +131,14 @@ struct DeviceLink::Impl : std::enable_shared_from_this<Impl> {
       if (l) keepalive = co_await authenticate(*l, identity, Role::device, &error);
       if (l && keepalive && !stopped) {
         link = l;
-        delay = options.backoff_min;
+        const auto up_since = std::chrono::steady_clock::now();
         log::info("relay.link_up", {{"relay", options.relay.host + ":" + options.relay.port},
                                     {"device_id", id_text(identity.id())}});
         asio::co_spawn(io, keep_alive(l, *keepalive), asio::detached);
         error = co_await serve(l);
+        // Back to the shortest wait only after a link that held: two devices with one key (a cloned image)
+        // replace each other's link, and must not do it in a tight loop.
+        if (std::chrono::steady_clock::now() - up_since > std::chrono::minutes(1)) delay = options.backoff_min;
         link.reset();
         for (auto& [sid, t] : std::unordered_map(tunnels)) t->end(CloseReason::device_offline, "relay link lost", false);
         tunnels.clear();
@@ -173,6 +183,18 @@ struct DeviceLink::Impl : std::enable_shared_from_this<Impl> {
     const uint32_t sid = f.header.session;
     auto refuse_plain = [&](CloseReason r, const std::string& text) { l->send(FrameType::close, sid, close_payload(r, text)); };
     if (tunnels.contains(sid)) co_return refuse_plain(CloseReason::protocol_error, "session number in use");
+    if (tunnels.size() >= kMaxDeviceSessions)
+      co_return refuse_plain(CloseReason::too_many_sessions, "the device has its maximum of sessions open");
+    // A request seen before is a replay (only the relay could send it again): its ephemeral key says so.
+    const std::string ephemeral = f.payload.substr(kIdSize, 32);
+    if (seen_ephemerals.contains(ephemeral))
+      co_return refuse_plain(CloseReason::protocol_error, "a replayed session request");
+    seen_ephemerals.insert(ephemeral);
+    seen_order.push_back(ephemeral);
+    if (seen_order.size() > kReplayMemory) {
+      seen_ephemerals.erase(seen_order.front());
+      seen_order.pop_front();
+    }
     Id asked{};
     std::memcpy(asked.data(), f.payload.data(), asked.size());
     if (asked != identity.id()) co_return refuse_plain(CloseReason::unknown_device, "not this device");
@@ -181,11 +203,14 @@ struct DeviceLink::Impl : std::enable_shared_from_this<Impl> {
     if (!request) co_return refuse_plain(CloseReason::decrypt_failed, "the request is not for this device's key");
     Admission a;
     std::string service;
+    PublicKey client_key{};
     try {
       const auto j = nlohmann::json::parse(*request);
+      if (j.value("v", 0) != 1) throw std::runtime_error("version");
       service = j.at("service").get<std::string>();
       const auto key = parse_key(j.at("key").get<std::string>());
       const auto x = key ? x25519_of(*key) : std::nullopt;
+      if (key) client_key = *key;
       if (!x || *x != hs.remote_static()) {
         a = {false, "", "grant_invalid", "the client key in the request is not the key of the handshake"};
       } else if (!options.services.contains(service)) {
@@ -210,10 +235,20 @@ struct DeviceLink::Impl : std::enable_shared_from_this<Impl> {
       l->send(FrameType::close, sid, close_payload(CloseReason::refused, a.error));
       co_return;
     }
+    boost::system::error_code pec;
+    const uint16_t local_port = local.local_endpoint(pec).port();
+    const uint16_t service_port = options.services.at(service);
+    if (options.tunnels && !pec)
+      options.tunnels->add(local_port, service_port,
+                           TunnelPrincipal{id_text(id_of(client_key)), parse_role(a.role).value_or(freehold::Role::viewer)});
+    log::info("relay.session", {{"client", id_text(id_of(client_key))}, {"service", service}, {"role", a.role}});
     auto weak = weak_from_this();
-    auto t = std::make_shared<Tunnel>(l, sid, hs.split(), std::move(local), [weak, sid](CloseReason, const std::string&) {
-      if (auto self = weak.lock()) self->tunnels.erase(sid);
-    });
+    auto* registry = options.tunnels;
+    auto t = std::make_shared<Tunnel>(l, sid, hs.split(), std::move(local),
+                                      [weak, sid, registry, local_port, service_port](CloseReason, const std::string&) {
+                                        if (registry) registry->remove(local_port, service_port);
+                                        if (auto self = weak.lock()) self->tunnels.erase(sid);
+                                      });
     tunnels[sid] = t;
     t->start();
   }
@@ -226,6 +261,8 @@ void DeviceLink::start() { asio::co_spawn(impl_->io, impl_->run(), asio::detache
 void DeviceLink::stop() {
   impl_->stopped = true;
   impl_->retry.cancel();
+  for (auto& [sid, t] : std::unordered_map(impl_->tunnels)) t->end(CloseReason::normal, "the device link stopped");
+  impl_->tunnels.clear();
   if (impl_->link) impl_->link->close();
 }
 bool DeviceLink::connected() const { return impl_->link != nullptr; }

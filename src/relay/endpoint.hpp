@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 
+#include "core/tunnels.hpp"
 #include "relay/frame.hpp"
 #include "relay/identity.hpp"
 
@@ -40,6 +41,8 @@ struct DeviceLinkOptions {
   std::map<std::string, uint16_t> services;  // "rtsp" -> 554, "https" -> 443, … on 127.0.0.1
   std::function<Admission(const PublicKey& client, const std::string& service, const std::string& grant)> admit;
   std::chrono::milliseconds backoff_min{3000}, backoff_max{30000};
+  // Where each admitted session's local connection is registered with its client's role (core/tunnels.hpp).
+  Tunnels* tunnels = nullptr;
 };
 
 class DeviceLink final {

@@ -90,7 +90,10 @@ std::optional<std::string> check_payload(const FrameHeader& h, std::string_view 
       return std::nullopt;
     case FrameType::challenge: return exactly(32, "challenge");
     case FrameType::auth: return exactly(64, "auth");
-    case FrameType::ready: return exactly(4, "ready");
+    case FrameType::ready:
+      if (auto e = exactly(4, "ready")) return e;
+      if (static_cast<uint8_t>(p[0]) != kVersion || p[1] != 0) return std::string("ready names another protocol version");
+      return std::nullopt;
     case FrameType::open:
       // Device ID, then the IK request: e (32), s (32 + tag), payload (at least the tag).
       if (p.size() < 20 + 32 + 48 + noise::kTagSize) return std::string("open payload too short for a handshake");

@@ -72,7 +72,7 @@ asio::awaitable<std::optional<Link::Frame>> Link::read(std::string* error) {
 void Link::send(FrameType type, uint32_t session, std::string_view payload) {
   if (closed_ || closing_) return;
   std::string f = frame(type, session, payload);
-  if (type == FrameType::data) {
+  if (type == FrameType::data || (type == FrameType::close && session != 0)) {
     auto& q = sessions_[session];
     q.bytes += payload.size();
     q.frames.push_back(std::move(f));

@@ -34,7 +34,10 @@ class Link final : public std::enable_shared_from_this<Link> {
   Link(Stream stream, std::chrono::seconds idle);
   // The next frame; nullopt at the end of the link, with `error` saying why (closed, timed out, malformed).
   [[nodiscard]] boost::asio::awaitable<std::optional<Frame>> read(std::string* error);
-  // Queues a frame. Data frames of a session wait their turn behind other sessions'; all others go first.
+  // The deadline of each read and write from now on (admission uses a short one, an admitted link the idle limit).
+  void set_idle(std::chrono::seconds idle) { idle_ = idle; }
+  // Queues a frame. A session's data and close frames wait their turn, in order, behind other sessions'; all
+  // others (credit, control) go first.
   void send(FrameType type, uint32_t session, std::string_view payload);
   // Payload bytes of `session` queued here and not yet written.
   [[nodiscard]] size_t queued(uint32_t session) const;

@@ -182,6 +182,7 @@ struct RelayServer::Impl : std::enable_shared_from_this<Impl> {
     peer->role = h.role;
     peer->id = id;
     peer->unknown = Bucket{limits.unknown_per_minute, Clock::now()};
+    link->set_idle(limits.idle);
     std::string ready(4, '\0');
     ready[0] = static_cast<char>(kVersion);
     ready[2] = static_cast<char>(limits.keepalive.count() >> 8);

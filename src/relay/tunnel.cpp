@@ -62,6 +62,12 @@ void Tunnel::on_frame(const Link::Frame& f) {
       return;
     case FrameType::close: {
       const auto c = parse_close(f.payload);
+      if (c.reason == CloseReason::normal && !in_eof_) {
+        // An orderly close counts only after the peer's authenticated end of stream: anyone on the path can send
+        // a close, and what it cuts short must look cut short.
+        end(CloseReason::protocol_error, "the session was closed before the end of the peer's stream", false);
+        return;
+      }
       if (c.reason == CloseReason::normal && !to_local_.empty()) {
         peer_done_ = true;  // deliver what came before the close first
         return;

@@ -174,6 +174,7 @@ struct Connection {
   std::optional<tcp::socket> plain;
   std::optional<asio::ssl::stream<tcp::socket>> tls;
   std::string remote;
+  std::uint16_t remote_port = 0, local_port = 0;
   MessageParser parser;
   std::deque<std::string> out;  // serialized responses, written before any media
   asio::steady_timer wake;
@@ -250,6 +251,13 @@ struct Server::Impl {
   // nullopt: the request may proceed. Otherwise the refusal to send. Digest always; Basic only inside TLS, where
   // the password is not in the clear.
   std::optional<Response> authorize(Connection& c, const Request& req) {
+    if (const auto* t = deps.tunnels ? deps.tunnels->find(c.remote, c.remote_port, c.local_port) : nullptr) {
+      if (c.user != t->user()) {
+        c.user = t->user();
+        deps.audit.record(c.user, "relay", "rtsp_login", req.uri);
+      }
+      return std::nullopt;  // every role may watch
+    }
     const auto now = Clock::now();
     Response challenge;
     challenge.status = 401;
@@ -744,7 +752,11 @@ struct Server::Impl {
     boost::system::error_code ec;
     std::string remote = socket.remote_endpoint(ec).address().to_string();
     if (remote.starts_with("::ffff:")) remote = remote.substr(7);
+    const std::uint16_t remote_port = socket.remote_endpoint(ec).port();
+    const std::uint16_t local_port = socket.local_endpoint(ec).port();
     Connection c(std::move(socket), secure ? options.tls : nullptr, std::move(remote));
+    c.remote_port = remote_port;
+    c.local_port = local_port;
     if (c.plain) c.plain->non_blocking(true, ec);  // for the fan-out's direct sends; Asio's own I/O copes
     auto reg = connections.insert(connections.end(), &c);
     try {

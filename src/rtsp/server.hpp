@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "core/tunnels.hpp"
 #include "core/accounts.hpp"
 #include "core/audit.hpp"
 #include "core/histogram.hpp"
@@ -54,6 +55,7 @@ struct Dependencies {
   Accounts& accounts;
   Audit& audit;
   Lockout& lockout;
+  const Tunnels* tunnels = nullptr;  // connections from the relay link: their client's role, no password
 };
 
 class Server final {

@@ -203,6 +203,10 @@ awaitable<Response> Api::dispatch(Request& req) {
   if (!ctx.token.empty()) {
     if (const Session* s = d_.sessions.find(ctx.token, ctx.now)) ctx.session = *s;
   }
+  if (!ctx.session && d_.tunnels) {
+    if (const auto* t = d_.tunnels->find(req.remote, req.remote_port, req.local_port))
+      ctx.session = Session{t->user(), t->role, {}, "relay", ctx.now, ctx.now};
+  }
 
   const bool needs_auth = route->access != Access::open && !(route->access == Access::claim && !d_.accounts.claimed());
   if (!needs_auth) co_return co_await (this->*route->fn)(req, ctx);

@@ -15,6 +15,7 @@
 #include "core/accounts.hpp"
 #include "core/audit.hpp"
 #include "core/device_model.hpp"
+#include "core/tunnels.hpp"
 #include "core/event_store.hpp"
 #include "core/events.hpp"
 #include "core/lockout.hpp"
@@ -57,6 +58,8 @@ struct ApiDeps {
   EventStore* event_store = nullptr;
   // A live-view WebSocket feed of a stream (GET /api/v1/live/{stream}); empty when streaming is off.
   std::function<FeedOrError(std::string_view stream)> live = nullptr;
+  // Connections from the relay link: their client's role stands in for a login (core/tunnels.hpp).
+  const Tunnels* tunnels = nullptr;
 };
 
 class Api final {

@@ -23,6 +23,8 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
   std::string remote;         // peer IP address
+  std::uint16_t remote_port = 0;
+  std::uint16_t local_port = 0;  // the port the peer connected to
   std::string local_address;  // the address the peer connected to
   bool tls = false;
 

@@ -97,6 +97,8 @@ Request to_request(const http::request<http::string_body>& r, const Peer& peer, 
   }
   req.body = r.body();
   req.remote = peer.remote;
+  req.remote_port = peer.remote_port;
+  req.local_port = peer.local_port;
   req.local_address = peer.local;
   req.tls = tls;
   return req;
@@ -191,7 +193,9 @@ struct Server::Impl {
   // `slot` holds the connection's place under the limit until it ends.
   awaitable<void> connection(tcp::socket socket, bool use_tls,
                              [[maybe_unused]] net::ConnectionSlot slot) {
-    Peer remote{address_of(socket, true), address_of(socket, false)};
+    beast::error_code pec;
+    Peer remote{address_of(socket, true), address_of(socket, false), socket.remote_endpoint(pec).port(),
+                socket.local_endpoint(pec).port()};
     if (use_tls) {
       asio::ssl::stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), tls);
       Registration reg(closers, [&stream] { beast::get_lowest_layer(stream).close(); });

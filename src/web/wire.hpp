@@ -2,6 +2,7 @@
 // Conversion from Beast's parsed request to the API's Request (internal to web/, shared with the fuzz target).
 #pragma once
 
+#include <cstdint>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <string>
@@ -14,6 +15,8 @@ namespace freehold::web {
 struct Peer {
   std::string remote;
   std::string local;
+  std::uint16_t remote_port = 0;
+  std::uint16_t local_port = 0;
 };
 
 [[nodiscard]] Request to_request(const boost::beast::http::request<boost::beast::http::string_body>& r,
