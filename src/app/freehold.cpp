@@ -1,8 +1,20 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // freehold: the owner's command line. Keys, the devices this client knows, and `connect`, which opens local ports
 // that reach a device through the owner's relay, end-to-end encrypted (docs/relay-protocol.md).
+#include <termios.h>
+#include <unistd.h>
+
+#include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/asio/post.hpp>
+#include <chrono>
+#include <thread>
+#include <nlohmann/json.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -13,7 +25,9 @@
 
 #include "core/atomic_file.hpp"
 #include "core/crypto.hpp"
+#include "relay/access.hpp"
 #include "relay/endpoint.hpp"
+#include "relay/link.hpp"
 #include "relay/identity.hpp"
 
 namespace asio = boost::asio;
@@ -29,7 +43,13 @@ constexpr const char* kUsage =
     "  add NAME --id ID --key KEY --relay relay://HOST:PORT --relay-fingerprint FP [--grant TEXT]\n"
     "                                 remember a device (what the device logs as relay.identity)\n"
     "  devices                        list the devices this client knows\n"
-    "  connect DEVICE [--rtsp PORT] [--https PORT] [--onvif PORT] [--http PORT] [--bind ADDR]\n"
+    "  pair https://DEVICE[:PORT] --fingerprint FP [--user NAME] [--as NAME]\n"
+    "                                 on the LAN: register this client's key with the device as its owner's\n"
+    "                                 (asks for the password, or reads FREEHOLD_PASSWORD) and remember the device\n"
+    "  grant DEVICE CLIENT-KEY [--role viewer|operator|admin] [--days N]\n"
+    "                                 sign a grant that lets another person's client in (default: viewer, 7 days)\n"
+    "  revoke DEVICE CLIENT-ID        through the relay: the device forgets or blocks that client\n"
+    "  connect DEVICE [--rtsp PORT] [--https PORT] [--onvif PORT] [--http PORT] [--bind ADDR] [--grant TEXT]\n"
     "                                 open local ports that reach DEVICE (a name or ID) through its relay;\n"
     "                                 with no port option: --rtsp 8554 --https 8443\n";
 
@@ -50,6 +70,71 @@ struct Device {
   relay::PublicKey key{};
   std::string relay_url, relay_fingerprint, grant;
 };
+
+// One HTTPS request to a device whose certificate is pinned (the LAN pairing), or to a tunneled port (pin empty:
+// the tunnel already authenticated the device's key). Returns status and body, or the error.
+struct HttpAnswer {
+  int status = 0;
+  std::string body;
+};
+std::optional<HttpAnswer> https_request(const std::string& host, const std::string& port, const std::string& pin,
+                                        boost::beast::http::verb method, const std::string& target,
+                                        const std::string& body, const std::string& token, std::string* error) {
+  namespace http = boost::beast::http;
+  try {
+    asio::io_context io;
+    asio::ssl::context ctx(asio::ssl::context::tls_client);
+    if (!pin.empty()) relay::configure_pinned_client(ctx, pin);
+    asio::ssl::stream<asio::ip::tcp::socket> stream(io, ctx);
+    asio::ip::tcp::resolver resolver(io);
+    asio::connect(stream.next_layer(), resolver.resolve(host, port));
+    ::timeval tv{10, 0};  // every read and write of this one-shot client has a deadline
+    ::setsockopt(stream.next_layer().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(stream.next_layer().native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    boost::system::error_code hec;
+    stream.handshake(asio::ssl::stream_base::client, hec);
+    if (hec) {
+      *error = "TLS with " + host + ":" + port + " failed: " + relay::handshake_failure(stream.native_handle(), hec);
+      return std::nullopt;
+    }
+    http::request<http::string_body> req(method, target, 11);
+    req.set(http::field::host, host);
+    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+    if (!body.empty()) {
+      req.set(http::field::content_type, "application/json");
+      req.body() = body;
+    }
+    req.prepare_payload();
+    http::write(stream, req);
+    boost::beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(1 << 20);
+    http::read(stream, buffer, parser);
+    return HttpAnswer{static_cast<int>(parser.get().result_int()), parser.get().body()};
+  } catch (const std::exception& e) {
+    *error = "cannot reach " + host + ":" + port + ": " + e.what();
+    return std::nullopt;
+  }
+}
+
+std::string read_password(const std::string& prompt) {
+  if (const char* p = std::getenv("FREEHOLD_PASSWORD"); p && *p) return p;
+  std::fprintf(stderr, "%s", prompt.c_str());
+  termios old{};
+  const bool tty = ::tcgetattr(STDIN_FILENO, &old) == 0;
+  if (tty) {
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  }
+  std::string line;
+  for (int c; (c = std::getchar()) != EOF && c != '\n';) line += static_cast<char>(c);
+  if (tty) {
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &old);
+    std::fprintf(stderr, "\n");
+  }
+  return line;
+}
 
 std::optional<std::vector<Device>> load_devices(const fs::path& file, std::string* error) {
   std::vector<Device> out;
@@ -179,20 +264,145 @@ int main(int argc, char** argv) {
                   d.grant.empty() ? "" : "  (granted)");
     return 0;
   }
+  auto find_device = [&](const std::string& name) -> const Device* {
+    for (const auto& d : *devices)
+      if (d.name == name || relay::id_text(d.id) == name) return &d;
+    return nullptr;
+  };
+  // The session options for a device: its relay (pinned), its key, this client's grant if it has one.
+  auto session_options = [&](const Device& dev, relay::ClientConnectOptions& o) -> bool {
+    auto address = relay::parse_relay_url(dev.relay_url, &error);
+    if (!address) return false;
+    address->fingerprint = dev.relay_fingerprint;
+    o.relay = *address;
+    o.device = dev.id;
+    o.device_key = dev.key;
+    o.grant = option("--grant").value_or(dev.grant);
+    return true;
+  };
+
+  if (command == "pair") {
+    if (rest.empty() || !rest[0].starts_with("https://")) return fail("pair https://DEVICE[:PORT] --fingerprint FP", 2);
+    std::string hostport = rest[0].substr(8);
+    if (auto slash = hostport.find('/'); slash != std::string::npos) hostport.resize(slash);
+    std::string host = hostport, port = "443";
+    if (auto colon = hostport.rfind(':'); colon != std::string::npos && hostport.find(']') < colon) {
+      host = hostport.substr(0, colon);
+      port = hostport.substr(colon + 1);
+    } else if (colon != std::string::npos && hostport.find(']') == std::string::npos) {
+      host = hostport.substr(0, colon);
+      port = hostport.substr(colon + 1);
+    }
+    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    const auto pin = option("--fingerprint");
+    if (!pin || pin->size() != 95)
+      return fail("--fingerprint: the device certificate's SHA-256 fingerprint (AB:CD:…), as its log and web UI show", 2);
+    const std::string user = option("--user").value_or("admin");
+    const std::string password = read_password("password for " + user + " on " + host + ": ");
+    const nlohmann::json login{{"username", user}, {"password", password}};
+    auto answer = https_request(host, port, *pin, boost::beast::http::verb::post, "/api/v1/session", login.dump(), "", &error);
+    if (!answer) return fail(error);
+    auto j = nlohmann::json::parse(answer->body, nullptr, false);
+    if (answer->status != 200 || !j.is_object() || !j.contains("token"))
+      return fail("log in refused (" + std::to_string(answer->status) + "): " +
+                  (j.is_object() ? j.value("message", answer->body) : answer->body));
+    const std::string token = j["token"];
+    const std::string label = option("--as").value_or(host);
+    const nlohmann::json pairing{{"key", relay::key_text(identity->public_key())}, {"name", "freehold CLI"}, {"role", "admin"}};
+    answer = https_request(host, port, *pin, boost::beast::http::verb::post, "/api/v1/relay/clients", pairing.dump(),
+                           token, &error);
+    (void)https_request(host, port, *pin, boost::beast::http::verb::delete_, "/api/v1/session", "", token, &error);
+    if (!answer) return fail(error);
+    j = nlohmann::json::parse(answer->body, nullptr, false);
+    if (answer->status != 201 || !j.is_object())
+      return fail("the device refused the pairing (" + std::to_string(answer->status) + "): " +
+                  (j.is_object() ? j.value("message", answer->body) : answer->body));
+    Device d;
+    d.name = label;
+    const auto id = relay::parse_id(j["device"].value("id", ""));
+    const auto key = relay::parse_key(j["device"].value("key", ""));
+    if (!id || !key || relay::id_of(*key) != *id) return fail("the device's answer has no valid relay identity");
+    d.id = *id;
+    d.key = *key;
+    d.relay_url = j["relay"].value("url", "");
+    d.relay_fingerprint = j["relay"].value("fingerprint", "");
+    std::erase_if(*devices, [&](const Device& x) { return x.name == d.name || x.id == d.id; });
+    devices->push_back(d);
+    if (auto e = save_devices(devices_file, *devices)) return fail(*e);
+    std::printf("paired with %s as its owner's client %s\n  device ID: %s\n", label.c_str(),
+                relay::id_text(identity->id()).c_str(), relay::id_text(d.id).c_str());
+    if (d.relay_url.empty())
+      std::printf("  the device has no relay yet: set relay.url and relay.fingerprint on it, then pair again\n");
+    else
+      std::printf("  relay: %s\n  on the relay: freehold-relay allow %s; freehold-relay allow-client %s\n",
+                  d.relay_url.c_str(), relay::id_text(d.id).c_str(), relay::id_text(identity->id()).c_str());
+    return 0;
+  }
+  if (command == "grant") {
+    if (rest.size() < 2) return fail("grant DEVICE CLIENT-KEY [--role viewer] [--days N]", 2);
+    const Device* dev = find_device(rest[0]);
+    if (!dev) return fail("no device \"" + rest[0] + "\" (freehold devices lists them)");
+    const auto client = relay::parse_key(rest[1]);
+    if (!client) return fail("CLIENT-KEY: the other client's public key (its `freehold id` prints it)", 2);
+    const auto role = parse_role(option("--role").value_or("viewer"));
+    if (!role) return fail("--role: admin, operator or viewer", 2);
+    const long days = std::strtol(option("--days").value_or("7").c_str(), nullptr, 10);
+    if (days < 1 || days > 3650) return fail("--days: 1 to 3650", 2);
+    const auto not_after = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch()).count() + days * 86400;
+    const auto grant = relay::make_grant(*identity, dev->id, *client, *role, not_after);
+    std::printf("%s\n\nThe grantee runs:\n  freehold add %s --id %s --key %s --relay %s --relay-fingerprint %s --grant %s\n"
+                "and the relay's admin: freehold-relay allow-client %s\n",
+                grant.c_str(), dev->name.c_str(), relay::id_text(dev->id).c_str(), relay::key_text(dev->key).c_str(),
+                dev->relay_url.c_str(), dev->relay_fingerprint.c_str(), grant.c_str(),
+                relay::id_text(relay::id_of(*client)).c_str());
+    return 0;
+  }
+  if (command == "revoke") {
+    if (rest.size() < 2) return fail("revoke DEVICE CLIENT-ID", 2);
+    const Device* dev = find_device(rest[0]);
+    if (!dev) return fail("no device \"" + rest[0] + "\" (freehold devices lists them)");
+    if (!relay::parse_id(rest[1])) return fail("CLIENT-ID: 32 base32 characters (the device's GET /api/v1/relay lists them)", 2);
+    relay::ClientConnectOptions o;
+    if (!session_options(*dev, o)) return fail(error);
+    o.forwards = {{"https", "127.0.0.1", 0}};
+    asio::io_context io(1);
+    std::optional<HttpAnswer> answer;
+    std::string problem, session_problem;
+    relay::ClientConnect* running = nullptr;
+    std::thread requester;
+    // The request runs beside the I/O thread, through the local port the tunnel opened.
+    o.on_listening = [&](const relay::Forward&, uint16_t port) {
+      requester = std::thread([&, port] {
+        answer = https_request("127.0.0.1", std::to_string(port), "", boost::beast::http::verb::delete_,
+                               "/api/v1/relay/clients/" + rest[1], "", "", &problem);
+        asio::post(io, [&] {
+          running->stop();
+          io.stop();
+        });
+      });
+    };
+    o.on_problem = [&](const std::string& m) { session_problem = m; };
+    relay::ClientConnect connect(io, *identity, o);
+    running = &connect;
+    connect.start([&](const std::string& e) {
+      problem = e;
+      io.stop();
+    });
+    io.run();
+    if (requester.joinable()) requester.join();
+    if (!answer) return fail(session_problem.empty() ? problem : session_problem);
+    if (answer->status != 204) return fail("the device answered " + std::to_string(answer->status) + ": " + answer->body);
+    std::printf("revoked %s on %s: its sessions are closed and it cannot open new ones\n", rest[1].c_str(),
+                dev->name.c_str());
+    return 0;
+  }
   if (command == "connect") {
     if (rest.empty() || rest[0].starts_with("--")) return fail("connect DEVICE [--rtsp PORT] …", 2);
-    const Device* dev = nullptr;
-    for (const auto& d : *devices)
-      if (d.name == rest[0] || relay::id_text(d.id) == rest[0]) dev = &d;
+    const Device* dev = find_device(rest[0]);
     if (!dev) return fail("no device \"" + rest[0] + "\" in " + devices_file.string() + " (freehold devices lists them)");
     relay::ClientConnectOptions o;
-    auto address = relay::parse_relay_url(dev->relay_url, &error);
-    if (!address) return fail(error);
-    address->fingerprint = dev->relay_fingerprint;
-    o.relay = *address;
-    o.device = dev->id;
-    o.device_key = dev->key;
-    o.grant = dev->grant;
+    if (!session_options(*dev, o)) return fail(error);
     const std::string bind = option("--bind").value_or("127.0.0.1");
     for (const char* service : {"rtsp", "https", "onvif", "http"}) {
       if (auto p = option(std::string("--") + service)) {

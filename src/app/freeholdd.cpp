@@ -19,6 +19,7 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -48,6 +49,7 @@
 #include "media/jpeg.hpp"
 #include "mqtt/adapter.hpp"
 #include "relay/endpoint.hpp"
+#include "relay/access.hpp"
 #include "relay/identity.hpp"
 #include "net/host_info.hpp"
 #include "rtsp/server.hpp"
@@ -249,6 +251,7 @@ class Daemon final {
     info.git_revision = kGitRevision;
     info.tls_fingerprint = identity->fingerprint_sha256;
     info.started = started_;
+    load_relay_identity();
     api_.emplace(web::ApiDeps{model_, accounts_, audit_, sessions_, lockout_, slow_work_.get_executor(), info,
                               static_cast<int>(cfg().get_int("http.https_port")),
                               [this] { return streams_status(); }, [this] { return take_snapshot(); },
@@ -257,7 +260,7 @@ class Daemon final {
                                 if (!live_) return {nullptr, 503, "no_camera", "streaming is off (rtsp.enabled = false)"};
                                 return live_->open(stream);
                               },
-                              &tunnels_});
+                              &tunnels_, relay_hooks()});
     web::ServerOptions so;
     so.bind_address = cfg().get_string("http.bind");
     so.https_port = static_cast<std::uint16_t>(cfg().get_int("http.https_port"));
@@ -708,9 +711,8 @@ class Daemon final {
     if (url.empty()) return;
     std::string error;
     auto address = relay::parse_relay_url(url, &error);
-    auto identity = relay::Identity::load(state_dir_ / "relay_key", true, &error);
-    if (!address || !identity) {
-      log::error("relay.not_started", {{"error", error}});
+    if (!address || !relay_identity_ || !relay_access_) {
+      log::error("relay.not_started", {{"error", address ? "no relay identity (see relay.identity_failed)" : error}});
       return;
     }
     address->fingerprint = cfg().get_string("relay.fingerprint");
@@ -721,18 +723,80 @@ class Daemon final {
     if (server_->plain_port()) o.services["http"] = server_->plain_port();
     if (onvif_) o.services["onvif"] = server_->plain_port() ? server_->plain_port() : server_->https_port();
     if (rtsp_ && rtsp_->port()) o.services["rtsp"] = rtsp_->port();
-    o.admit = [this](const relay::PublicKey& key, const std::string&, const std::string&) {
-      const std::string owners = " " + cfg().get_string("relay.owners") + " ";
-      if (owners.find(" " + relay::key_text(key) + " ") != std::string::npos)
-        return relay::Admission{true, "admin", "", ""};
-      return relay::Admission{false, "", "not_paired",
-                              "client " + relay::id_text(relay::id_of(key)) + " is not paired with this device"};
+    o.admit = [this](const relay::PublicKey& key, const std::string&, const std::string& grant) {
+      std::vector<relay::PublicKey> owners;
+      std::istringstream words(cfg().get_string("relay.owners"));
+      for (std::string w; words >> w;)
+        if (auto k = relay::parse_key(w)) owners.push_back(*k);
+      const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch()).count();
+      return relay_access_->admit(key, grant, relay_identity_->id(), owners, now);
     };
-    log::info("relay.identity", {{"device_id", relay::id_text(identity->id())},
-                                 {"key", relay::key_text(identity->public_key())}, {"relay", url}});
-    relay_identity_ = *identity;
-    relay_.emplace(io_, *identity, std::move(o));
+    relay_.emplace(io_, *relay_identity_, std::move(o));
     relay_->start();
+  }
+
+  // The device's relay identity exists from the first start, so that a client can pair before any relay is set up;
+  // it opens no connection by itself.
+  void load_relay_identity() {
+    std::string error;
+    auto identity = relay::Identity::load(state_dir_ / "relay_key", true, &error);
+    auto access = identity ? relay::ClientAccess::load(state_dir_ / "relay_clients.json", &error) : std::nullopt;
+    if (!identity || !access) {
+      log::error("relay.identity_failed", {{"error", error}});
+      return;
+    }
+    relay_identity_ = *identity;
+    relay_access_ = std::move(*access);
+    log::info("relay.identity", {{"device_id", relay::id_text(identity->id())},
+                                 {"key", relay::key_text(identity->public_key())},
+                                 {"relay", cfg().get_string("relay.url")}});
+  }
+
+  web::RelayHooks relay_hooks() {
+    if (!relay_identity_) return {};
+    web::RelayHooks h;
+    h.status = [this] {
+      nlohmann::json clients = nlohmann::json::array();
+      for (const auto& c : relay_access_->clients())
+        clients.push_back({{"id", relay::id_text(c.id)}, {"key", relay::key_text(c.key)}, {"name", c.name},
+                           {"role", std::string(role_name(c.role))}, {"added", c.added}});
+      nlohmann::json blocked = nlohmann::json::array();
+      for (const auto& b : relay_access_->blocked()) blocked.push_back(relay::id_text(b));
+      return nlohmann::json{{"device", {{"id", relay::id_text(relay_identity_->id())},
+                                        {"key", relay::key_text(relay_identity_->public_key())}}},
+                            {"relay", {{"url", cfg().get_string("relay.url")},
+                                       {"fingerprint", cfg().get_string("relay.fingerprint")},
+                                       {"connected", relay_ && relay_->connected()},
+                                       {"sessions", relay_ ? relay_->sessions() : 0}}},
+                            {"clients", clients}, {"blocked", blocked}}
+          .dump();
+    };
+    h.pair = [this](const std::string& key_text, const std::string& name, Role role) {
+      const auto key = relay::parse_key(key_text);
+      if (!key || !relay::x25519_of(*key))
+        return web::Response::error(400, "invalid_key", "key: not a client public key (43 base64url characters)");
+      const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch()).count();
+      if (auto e = relay_access_->pair(*key, name, role, now)) return web::Response::error(500, "storage", *e);
+      return web::Response::json(
+          201, nlohmann::json{{"client", relay::id_text(relay::id_of(*key))}, {"role", std::string(role_name(role))},
+                              {"device", {{"id", relay::id_text(relay_identity_->id())},
+                                          {"key", relay::key_text(relay_identity_->public_key())}}},
+                              {"relay", {{"url", cfg().get_string("relay.url")},
+                                         {"fingerprint", cfg().get_string("relay.fingerprint")}}}}
+                   .dump());
+    };
+    h.revoke = [this](const std::string& id_text) {
+      const auto id = relay::parse_id(id_text);
+      if (!id) return web::Response::error(400, "invalid_id", "not a client ID (32 base32 characters)");
+      if (auto e = relay_access_->revoke(*id)) return web::Response::error(500, "storage", *e);
+      if (relay_) relay_->end_sessions_of(*id);
+      web::Response r;
+      r.status = 204;
+      return r;
+    };
+    return h;
   }
 
   // MQTT, when the owner named a broker: nothing connects out otherwise.
@@ -892,6 +956,7 @@ class Daemon final {
   web::DeviceInfo info_;
   std::optional<relay::DeviceLink> relay_;
   std::optional<relay::Identity> relay_identity_;
+  std::optional<relay::ClientAccess> relay_access_;
   bool relay_restart_pending_ = false;
   std::optional<mqtt::Adapter> mqtt_;  // after the bus, the model and the camera: stopped and destroyed first
   bool mqtt_restart_pending_ = false;

@@ -32,7 +32,7 @@ constexpr size_t kIdSize = 20;
 
 // Proves `identity` to the relay: hello, the relay's challenge, the signed transcript, then ready (returns the
 // keep-alive interval) or the relay's reason for refusing.
-asio::awaitable<std::optional<std::chrono::seconds>> authenticate(Link& link, const Identity& identity, Role role,
+asio::awaitable<std::optional<std::chrono::seconds>> authenticate(Link& link, const Identity& identity, LinkRole role,
                                                                   std::string* error) {
   link.send(FrameType::hello, 0, hello_payload(role, identity.public_key()));
   auto challenge = co_await link.read(error);
@@ -110,6 +110,7 @@ struct DeviceLink::Impl : std::enable_shared_from_this<Impl> {
   asio::ssl::context tls{asio::ssl::context::tls_client};
   std::shared_ptr<Link> link;
   std::unordered_map<uint32_t, std::shared_ptr<Tunnel>> tunnels;
+  std::unordered_map<uint32_t, Id> tunnel_clients;
   std::unordered_set<std::string> seen_ephemerals;
   std::deque<std::string> seen_order;
   asio::steady_timer retry;
@@ -128,7 +129,7 @@ struct DeviceLink::Impl : std::enable_shared_from_this<Impl> {
       std::string error;
       auto l = co_await dial(tls, options.relay.host, options.relay.port, kDialTimeout, kIdle, &error);
       std::optional<std::chrono::seconds> keepalive;
-      if (l) keepalive = co_await authenticate(*l, identity, Role::device, &error);
+      if (l) keepalive = co_await authenticate(*l, identity, LinkRole::device, &error);
       if (l && keepalive && !stopped) {
         link = l;
         const auto up_since = std::chrono::steady_clock::now();
@@ -247,8 +248,12 @@ struct DeviceLink::Impl : std::enable_shared_from_this<Impl> {
     auto t = std::make_shared<Tunnel>(l, sid, hs.split(), std::move(local),
                                       [weak, sid, registry, local_port, service_port](CloseReason, const std::string&) {
                                         if (registry) registry->remove(local_port, service_port);
-                                        if (auto self = weak.lock()) self->tunnels.erase(sid);
+                                        if (auto self = weak.lock()) {
+                                          self->tunnels.erase(sid);
+                                          self->tunnel_clients.erase(sid);
+                                        }
                                       });
+    tunnel_clients[sid] = id_of(client_key);
     tunnels[sid] = t;
     t->start();
   }
@@ -265,6 +270,13 @@ void DeviceLink::stop() {
   impl_->tunnels.clear();
   if (impl_->link) impl_->link->close();
 }
+void DeviceLink::end_sessions_of(const Id& client) {
+  std::vector<std::shared_ptr<Tunnel>> doomed;
+  for (const auto& [sid, id] : impl_->tunnel_clients)
+    if (id == client) doomed.push_back(impl_->tunnels.at(sid));
+  for (auto& t : doomed) t->end(CloseReason::refused, "the client was revoked");
+}
+
 bool DeviceLink::connected() const { return impl_->link != nullptr; }
 size_t DeviceLink::sessions() const { return impl_->tunnels.size(); }
 
@@ -300,7 +312,7 @@ struct ClientConnect::Impl : std::enable_shared_from_this<Impl> {
     std::string error;
     link = co_await dial(tls, options.relay.host, options.relay.port, kDialTimeout, kIdle, &error);
     if (!link) co_return on_fatal("relay unreachable: " + error);
-    auto keepalive = co_await authenticate(*link, identity, Role::client, &error);
+    auto keepalive = co_await authenticate(*link, identity, LinkRole::client, &error);
     if (!keepalive) co_return on_fatal(error);
     asio::co_spawn(io, keep_alive(link, *keepalive), asio::detached);
     for (const auto& fw : options.forwards) {

@@ -53,6 +53,8 @@ class DeviceLink final {
   void stop();
   [[nodiscard]] bool connected() const;
   [[nodiscard]] size_t sessions() const;
+  // Ends the open sessions of a client (it was revoked).
+  void end_sessions_of(const Id& client);
 
  private:
   struct Impl;

@@ -127,7 +127,7 @@ std::string frame(FrameType type, uint32_t session, std::string_view payload) {
   return out;
 }
 
-std::string hello_payload(Role role, const PublicKey& key) {
+std::string hello_payload(LinkRole role, const PublicKey& key) {
   std::string p;
   p += static_cast<char>(kVersion);
   p += static_cast<char>(role);
@@ -137,12 +137,12 @@ std::string hello_payload(Role role, const PublicKey& key) {
 
 Hello parse_hello(std::string_view p) {
   Hello h;
-  h.role = static_cast<Role>(p[1]);
+  h.role = static_cast<LinkRole>(p[1]);
   std::memcpy(h.key.data(), p.data() + 2, h.key.size());
   return h;
 }
 
-std::string auth_transcript(Role role, std::string_view tls_exporter, std::string_view challenge) {
+std::string auth_transcript(LinkRole role, std::string_view tls_exporter, std::string_view challenge) {
   std::string t = "freehold-relay-auth-v1";
   t += '\0';
   t += static_cast<char>(role);

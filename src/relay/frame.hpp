@@ -27,7 +27,7 @@ enum class FrameType : uint8_t {
   pong = 0x21,
 };
 
-enum class Role : uint8_t { device = 1, client = 2 };
+enum class LinkRole : uint8_t { device = 1, client = 2 };
 
 enum class CloseReason : uint8_t {
   normal = 0,
@@ -67,15 +67,15 @@ void write_header(unsigned char* out, const FrameHeader& h);
 [[nodiscard]] std::string frame(FrameType type, uint32_t session, std::string_view payload);
 
 struct Hello {
-  Role role{};
+  LinkRole role{};
   PublicKey key{};
 };
-[[nodiscard]] std::string hello_payload(Role role, const PublicKey& key);
+[[nodiscard]] std::string hello_payload(LinkRole role, const PublicKey& key);
 [[nodiscard]] Hello parse_hello(std::string_view checked_payload);
 
 // What a peer signs to prove its key to the relay: bound to this TLS connection (its exporter value) and to the
 // relay's fresh challenge, so a signature can be neither replayed nor relayed to another connection.
-[[nodiscard]] std::string auth_transcript(Role role, std::string_view tls_exporter, std::string_view challenge);
+[[nodiscard]] std::string auth_transcript(LinkRole role, std::string_view tls_exporter, std::string_view challenge);
 constexpr std::string_view kExporterLabel = "EXPORTER-freehold-relay-v1";
 
 // The Noise prologue of a session: binds the handshake to the device ID the client asked the relay for.

@@ -24,6 +24,8 @@ namespace {
 
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 constexpr size_t kBatch = 256 * 1024;
+// The fingerprint the pin refused last on this thread, for the error message.
+thread_local std::string last_refused_fingerprint;
 
 }  // namespace
 
@@ -201,6 +203,12 @@ std::string peer_fingerprint(SSL* ssl) {
   return cert ? certificate_fingerprint(cert) : std::string();
 }
 
+std::string handshake_failure(SSL* ssl, const boost::system::error_code& ec) {
+  if (SSL_get_verify_result(ssl) == X509_V_ERR_CERT_REJECTED)
+    return "its certificate " + last_refused_fingerprint + " is not the pinned one (possible interception)";
+  return ec.message();
+}
+
 void configure_pinned_client(asio::ssl::context& ctx, const std::string& pin) {
   SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_3_VERSION);
   ctx.set_verify_mode(asio::ssl::verify_peer);
@@ -209,7 +217,10 @@ void configure_pinned_client(asio::ssl::context& ctx, const std::string& pin) {
     X509_STORE_CTX* store = vc.native_handle();
     if (X509_STORE_CTX_get_error_depth(store) != 0) return true;
     X509* cert = X509_STORE_CTX_get_current_cert(store);
-    return cert && crypto::equal_constant_time(certificate_fingerprint(cert), pin);
+    last_refused_fingerprint = cert ? certificate_fingerprint(cert) : std::string();
+    if (cert && crypto::equal_constant_time(last_refused_fingerprint, pin)) return true;
+    X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REJECTED);
+    return false;
   });
 }
 
@@ -235,14 +246,7 @@ asio::awaitable<std::shared_ptr<Link>> dial(asio::ssl::context& ctx, const std::
   lowest.expires_after(timeout);
   auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::client, tuple_awaitable);
   if (hec) {
-    const long verify = SSL_get_verify_result(stream.native_handle());
-    if (verify != X509_V_OK || hec.category() == asio::error::get_ssl_category()) {
-      const std::string seen = peer_fingerprint(stream.native_handle());
-      *error = "TLS handshake with " + host + ":" + port + " failed: " +
-               (seen.empty() ? hec.message() : "its certificate " + seen + " is not the pinned one (possible interception)");
-    } else {
-      *error = "TLS handshake with " + host + ":" + port + " failed: " + hec.message();
-    }
+    *error = "TLS handshake with " + host + ":" + port + " failed: " + handshake_failure(stream.native_handle(), hec);
     co_return nullptr;
   }
   co_return std::make_shared<Link>(std::move(stream), idle);

@@ -82,6 +82,8 @@ class Link final : public std::enable_shared_from_this<Link> {
 // A TLS client context for links to a relay: TLS 1.3 only, and the relay's certificate accepted only if its SHA-256
 // fingerprint ("AB:CD:…") is `pin`. Certificate authorities play no part.
 void configure_pinned_client(boost::asio::ssl::context& ctx, const std::string& pin);
+// Why a pinned TLS handshake failed: the refused fingerprint when the pin did not match, else the error.
+[[nodiscard]] std::string handshake_failure(SSL* ssl, const boost::system::error_code& ec);
 // "AB:CD:…" of the peer certificate, as the pin compares it.
 [[nodiscard]] std::string peer_fingerprint(SSL* ssl);
 

@@ -96,7 +96,7 @@ struct RelayServer::Impl : std::enable_shared_from_this<Impl> {
   };
   struct Peer {
     std::shared_ptr<Link> link;
-    Role role{};
+    LinkRole role{};
     Id id{};
     std::unordered_map<uint32_t, std::shared_ptr<Session>> sessions;
     uint32_t next_session = 1;
@@ -173,9 +173,9 @@ struct RelayServer::Impl : std::enable_shared_from_this<Impl> {
       co_return refuse(CloseReason::protocol_error, "the signature does not prove the key");
     const Id id = id_of(h.key);
     const auto& acl = access();
-    if (h.role == Role::device && !acl.devices.contains(id))
+    if (h.role == LinkRole::device && !acl.devices.contains(id))
       co_return refuse(CloseReason::unknown_device, "device " + id_text(id) + " is not on this relay's allow-list");
-    if (h.role == Role::client && !acl.clients.contains(id))
+    if (h.role == LinkRole::client && !acl.clients.contains(id))
       co_return refuse(CloseReason::refused, "client " + id_text(id) + " is not allowed on this relay");
     auto peer = std::make_shared<Peer>();
     peer->link = link;
@@ -189,7 +189,7 @@ struct RelayServer::Impl : std::enable_shared_from_this<Impl> {
     ready[3] = static_cast<char>(limits.keepalive.count() & 0xff);
     link->send(FrameType::ready, 0, ready);
     ++links_total;
-    if (h.role == Role::device) {
+    if (h.role == LinkRole::device) {
       if (auto old = devices.find(id); old != devices.end()) {
         auto previous = old->second;
         previous->link->send(FrameType::close, 0, close_payload(CloseReason::link_replaced, "a newer link replaced this one"));
@@ -200,14 +200,14 @@ struct RelayServer::Impl : std::enable_shared_from_this<Impl> {
     } else {
       clients.insert(peer);
     }
-    log::info("relay.link_up", {{"role", h.role == Role::device ? "device" : "client"}, {"id", id_text(id)},
+    log::info("relay.link_up", {{"role", h.role == LinkRole::device ? "device" : "client"}, {"id", id_text(id)},
                                 {"peer", link->remote_address()}});
     co_return peer;
   }
 
   // Ends every session of `peer`, telling the other ends, and forgets the peer.
   void drop(const std::shared_ptr<Peer>& peer, const std::string& why) {
-    if (peer->role == Role::device) {
+    if (peer->role == LinkRole::device) {
       auto it = devices.find(peer->id);
       if (it != devices.end() && it->second == peer) devices.erase(it);
     } else {
@@ -215,12 +215,12 @@ struct RelayServer::Impl : std::enable_shared_from_this<Impl> {
     }
     auto sessions = std::move(peer->sessions);
     for (auto& [sid, s] : sessions) {
-      end_session(s, peer->role == Role::device ? CloseReason::device_offline : CloseReason::normal,
-                  peer->role == Role::device ? "the device's link to the relay ended" : "the client's link ended",
+      end_session(s, peer->role == LinkRole::device ? CloseReason::device_offline : CloseReason::normal,
+                  peer->role == LinkRole::device ? "the device's link to the relay ended" : "the client's link ended",
                   peer.get());
     }
     if (!peer->link->closed())
-      log::info("relay.link_down", {{"role", peer->role == Role::device ? "device" : "client"},
+      log::info("relay.link_down", {{"role", peer->role == LinkRole::device ? "device" : "client"},
                                     {"id", id_text(peer->id)}, {"reason", why}});
   }
 
@@ -247,10 +247,10 @@ struct RelayServer::Impl : std::enable_shared_from_this<Impl> {
       return false;
     }
     if (type == FrameType::open) {
-      if (peer->role != Role::client) return (*why = "only clients open sessions", false);
+      if (peer->role != LinkRole::client) return (*why = "only clients open sessions", false);
       return open(peer, f, why);
     }
-    const bool from_device = peer->role == Role::device;
+    const bool from_device = peer->role == LinkRole::device;
     if ((type == FrameType::accept) != from_device && type == FrameType::accept)
       return (*why = "only devices accept sessions", false);
     if (type != FrameType::accept && type != FrameType::data && type != FrameType::credit && type != FrameType::close)

@@ -156,6 +156,9 @@ const std::vector<Api::Route>& Api::routes() {
       {"GET", "/api/v1/snapshot", Access::viewer, &Api::snapshot},
       {"GET", "/api/v1/live/{}", Access::viewer, &Api::live},
       {"POST", "/api/v1/entities/{}/press", Access::operator_, &Api::press},
+      {"GET", "/api/v1/relay", Access::admin, &Api::relay_get},
+      {"POST", "/api/v1/relay/clients", Access::admin, &Api::relay_pair},
+      {"DELETE", "/api/v1/relay/clients/{}", Access::admin, &Api::relay_revoke},
   };
   return table;
 }
@@ -422,6 +425,37 @@ awaitable<Response> Api::user_create(Request& req, Context& ctx) {
                   *username + " role=" + std::string(role_name(*role)));
   auto u = d_.accounts.find(*username);
   co_return Response::json(201, user_json(u->user).dump());
+}
+
+awaitable<Response> Api::relay_get(Request&, Context&) {
+  if (!d_.relay.status) co_return Response::error(503, "no_relay", "remote access is not available on this device");
+  co_return Response::json(200, d_.relay.status());
+}
+
+awaitable<Response> Api::relay_pair(Request& req, Context& ctx) {
+  if (!d_.relay.pair) co_return Response::error(503, "no_relay", "remote access is not available on this device");
+  Response err;
+  auto body = object_body(req, err);
+  if (!body) co_return err;
+  auto key = string_field(*body, "key");
+  if (!key) co_return missing("key");
+  const auto name = string_field(*body, "name").value_or("");
+  const auto role = parse_role(string_field(*body, "role").value_or("admin"));
+  if (!role) co_return Response::error(400, "invalid_role", "role must be admin, operator or viewer");
+  if (name.size() > 64) co_return Response::error(400, "invalid_name", "name: at most 64 characters");
+  Response r = d_.relay.pair(*key, name, *role);
+  if (r.status < 300)
+    d_.audit.record("user:" + ctx.session->username, req.remote, "relay_client_paired",
+                    *key + " role=" + std::string(role_name(*role)));
+  co_return r;
+}
+
+awaitable<Response> Api::relay_revoke(Request& req, Context& ctx) {
+  if (!d_.relay.revoke) co_return Response::error(503, "no_relay", "remote access is not available on this device");
+  const std::string id = ctx.params.at(0);
+  Response r = d_.relay.revoke(id);
+  if (r.status < 300) d_.audit.record("user:" + ctx.session->username, req.remote, "relay_client_revoked", id);
+  co_return r;
 }
 
 awaitable<Response> Api::user_update(Request& req, Context& ctx) {

@@ -39,6 +39,15 @@ struct Snapshot {
   std::int64_t wallclock_us = 0;  // when the picture was taken (UTC)
 };
 
+// Remote access through the owner's relay (relay/, docs/relay-protocol.md): what GET /api/v1/relay shows, and
+// pairing changes. Unset functions: the endpoints answer 503.
+struct RelayHooks {
+  std::function<std::string()> status;  // a JSON object
+  // Pairs a client's public key (base64url) with a role; the answer or the problem.
+  std::function<Response(const std::string& key, const std::string& name, Role role)> pair;
+  std::function<Response(const std::string& client_id)> revoke;
+};
+
 struct ApiDeps {
   DeviceModel& model;
   Accounts& accounts;
@@ -60,6 +69,7 @@ struct ApiDeps {
   std::function<FeedOrError(std::string_view stream)> live = nullptr;
   // Connections from the relay link: their client's role stands in for a login (core/tunnels.hpp).
   const Tunnels* tunnels = nullptr;
+  RelayHooks relay;
 };
 
 class Api final {
@@ -84,6 +94,9 @@ class Api final {
   boost::asio::awaitable<Response> user_create(Request&, Context&);
   boost::asio::awaitable<Response> user_update(Request&, Context&);
   boost::asio::awaitable<Response> user_delete(Request&, Context&);
+  boost::asio::awaitable<Response> relay_get(Request&, Context&);
+  boost::asio::awaitable<Response> relay_pair(Request&, Context&);
+  boost::asio::awaitable<Response> relay_revoke(Request&, Context&);
   boost::asio::awaitable<Response> config_get(Request&, Context&);
   boost::asio::awaitable<Response> config_schema(Request&, Context&);
   boost::asio::awaitable<Response> config_patch(Request&, Context&);
