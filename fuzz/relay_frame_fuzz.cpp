@@ -105,7 +105,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
     switch (h->type) {
       case FrameType::hello: {
         const auto hello = parse_hello(payload);
-        if (hello.role != Role::device && hello.role != Role::client) std::abort();
+        if (hello.role != LinkRole::device && hello.role != LinkRole::client) std::abort();
         if (hello_payload(hello.role, hello.key) != payload) std::abort();
         (void)id_text(id_of(hello.key));
         (void)x25519_of(hello.key);

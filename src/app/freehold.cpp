@@ -414,9 +414,13 @@ int main(int argc, char** argv) {
     }
     if (o.forwards.empty()) o.forwards = {{"rtsp", bind, 8554}, {"https", bind, 8443}};
     o.on_listening = [](const relay::Forward& f, uint16_t port) {
-      const std::string scheme = f.service == "onvif" ? "http" : f.service;
-      const std::string path = f.service == "rtsp" ? "/main" : f.service == "onvif" ? "/onvif/device_service" : "/";
-      std::printf("%-6s %s://%s:%u%s\n", f.service.c_str(), scheme.c_str(), f.bind.c_str(), port, path.c_str());
+      if (f.service == "onvif") {
+        // The device serves ONVIF on its plain-HTTP port when it has one, else on HTTPS.
+        std::printf("onvif  %s:%u/onvif/device_service (http or https, as the device serves ONVIF)\n", f.bind.c_str(), port);
+      } else {
+        std::printf("%-6s %s://%s:%u%s\n", f.service.c_str(), f.service.c_str(), f.bind.c_str(), port,
+                    f.service == "rtsp" ? "/main" : "/");
+      }
       std::fflush(stdout);
     };
     o.on_problem = [](const std::string& m) { std::fprintf(stderr, "freehold: %s\n", m.c_str()); };

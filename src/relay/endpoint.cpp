@@ -345,6 +345,15 @@ struct ClientConnect::Impl : std::enable_shared_from_this<Impl> {
         it->second->on_frame(*f);
       }
     }
+    // Every local connection is reset, so that no application takes a cut stream for a complete one.
+    for (auto& [sid, t] : std::unordered_map(tunnels)) t->end(CloseReason::device_offline, "the relay link ended", false);
+    tunnels.clear();
+    for (auto& [sid, p] : pending) {
+      boost::system::error_code ec;
+      p->local.set_option(asio::socket_base::linger(true, 0), ec);
+      p->local.close(ec);
+    }
+    pending.clear();
     if (!stopped) on_fatal("the link to the relay ended: " + error);
   }
 

@@ -1,0 +1,937 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""End-to-end test of remote access through the owner's relay (docs/relay-protocol.md): the real freehold-relay,
+freeholdd's relay link and `freehold connect`, all on loopback, used as an owner would, plus
+tests/e2e/relay_fake.py, an independent relay that tampers with sessions on purpose.
+
+  1. set-up: the relay starts and prints its fingerprint; a device not on its allow-list is refused with a message
+     naming its ID; `freehold-relay allow` lets it link up within its backoff; /metrics counts it;
+  2. through `freehold connect`: REST health (curl), the RTSP stream (ffprobe: h264 1280x720), ONVIF GetProfiles
+     (SOAP with a WS-Security UsernameToken), 20 requests in a row, 2 MB+ of pipelined responses byte-identical to
+     the same requests sent to the device directly;
+  3. authorisation: a client the relay admits but the device does not know (not_paired), a client the relay does
+     not admit, a device nobody registered (unknown_device, then rate_limited after 6 tries);
+  4. a wrong relay pin: refused before anything is sent, naming the certificate seen;
+  5. tampering (relay_fake.py): a flipped bit or a dropped frame ends the session with a reset and no altered byte
+     reaches the application (decrypt_failed; ffprobe fails too); an accept the relay made up is a key mismatch;
+  6. blindness: a marker and the admin password sent through the tunnel are in no byte of the relay's memory (gcore),
+     while the marker is in the client's (the control);
+  7. kill -9 of the relay mid-download: the download and an idle RTSP connection through the tunnel are reset (not
+     ended as if complete), `freehold connect` says the link ended, the relay restarts on its port and the device
+     links up again within its backoff, a new connect works;
+  8. 200 short sessions in a row (paced under the relay's open rate): the relay's session gauge and the relay's,
+     device's and client's descriptors return to where they were.
+
+Sections run in the order 1 2 3 4 6 8 7 (one relay and device), then 5 (its own device); each may fail on its own.
+
+Standard library only (plus curl, ffprobe, openssl, and gdb's gcore for section 6, which is skipped without it).
+
+    /usr/bin/python3 tests/e2e/relay_test.py --bin-dir build/bin
+"""
+
+import argparse
+import base64
+import http.client
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from common import Abort, Daemon, Report, die_with_parent, free_port, kill_children, short, spawn, wait_until  # noqa: E402
+from onvif_test import envelope, wsse_header  # noqa: E402
+
+HOST = "127.0.0.1"
+R = Report()
+SKIPPED = []
+LINK_UP_S = 35.0  # the device's backoff: 3 s doubling to 30 s, each wait 50-100 % of the step
+CONNECT_S = 10.0  # `freehold connect` up or failed
+SESSIONS = 200
+OPEN_RATE, OPEN_BURST = 9.5, 30  # under the relay's 10 opens a second per address, bursts of 40
+
+TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # the device's own certificate is self-signed: not what is tested
+TLS.check_hostname = False
+TLS.verify_mode = ssl.CERT_NONE
+
+
+def skip(name, why):
+    """A check that could not run here: reported as such, neither passed nor failed."""
+    SKIPPED.append(name)
+    print(f"SKIP  {name}: {why}", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Processes
+
+
+class Proc(Daemon):
+    """Any child with its stdout and stderr kept line by line: common.Daemon's machinery for another command."""
+
+    def __init__(self, cmd, env=None, stdin=None):
+        super().__init__(cmd[0], None, None)
+        self.cmd, self.env, self.stdin = cmd, env, stdin
+        self.ports = {}
+
+    def start(self):
+        self.proc = spawn(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env,
+                          stdin=self.stdin or subprocess.DEVNULL)
+        for pipe, lines in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
+            t = threading.Thread(target=self._drain, args=(pipe, lines), daemon=True)
+            t.start()
+            self.threads.append(t)
+        return self
+
+    def finish(self, timeout):
+        """Waits for the process to exit and its output to be read; its exit status, or None if still running."""
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        for t in self.threads:
+            t.join(timeout=2)
+        return rc
+
+    def out_text(self, since=0):
+        with self.cond:
+            return "\n".join(self.out[since:])
+
+    def mark_out(self):
+        with self.cond:
+            return len(self.out)
+
+    def say(self, line):
+        self.proc.stdin.write((line + "\n").encode())
+        self.proc.stdin.flush()
+
+
+def tool_env(home):
+    env = dict(os.environ, HOME=home)
+    env.pop("JOURNAL_STREAM", None)  # the plain "ts=... level=... event=..." log format
+    env.pop("XDG_CONFIG_HOME", None)
+    return env
+
+
+class Relay(Proc):
+    def __init__(self, binary, work, env, port=0):
+        super().__init__([binary, "serve", "--listen", f"{HOST}:{port}", "--self-signed", os.path.join(work, "relay-tls"),
+                          "--access", os.path.join(work, "access.toml"), "--metrics", f"{HOST}:0"], env)
+        self.port = self.fingerprint = self.metrics_port = None
+
+    def start(self):
+        super().start()
+        m = self.wait_for(self.err, r"event=relay\.ready .*\bport=(\d+) fingerprint=(\S+) metrics_port=(\d+)")
+        if m:
+            self.port, self.fingerprint, self.metrics_port = int(m.group(1)), m.group(2), int(m.group(3))
+        return self
+
+    @property
+    def url(self):
+        return f"relay://{HOST}:{self.port}"
+
+    def metrics(self):
+        """/metrics as {name{labels}: value}; {} when it does not answer."""
+        try:
+            with urllib.request.urlopen(f"http://{HOST}:{self.metrics_port}/metrics", timeout=5) as r:
+                text = r.read().decode()
+        except OSError:
+            return {}
+        out = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                out[name] = float(value)
+        return out
+
+    def wait_metrics(self, pred, timeout):
+        """(whether pred(metrics) came true within `timeout`, the last metrics read)."""
+        last = {}
+
+        def check():
+            last.clear()
+            last.update(self.metrics())
+            return pred(last)
+        return bool(wait_until(check, timeout)), last
+
+
+class Client:
+    """One owner's `freehold`: its key file and its devices file."""
+
+    def __init__(self, cli, work, env, name):
+        self.cli, self.env, self.name = cli, env, name
+        self.key = os.path.join(work, f"{name}.key")
+        self.devices = os.path.join(work, f"{name}-devices.toml")
+        self.id = self.public = None
+
+    def run(self, *args, devices=None, timeout=10):
+        return subprocess.run([self.cli, "--key", self.key, "--devices", devices or self.devices, *args],
+                              capture_output=True, text=True, env=self.env, timeout=timeout,
+                              preexec_fn=die_with_parent)
+
+    def keygen(self):
+        r = self.run("keygen")
+        ident = re.search(r"client ID: +([a-z2-7]{32})\npublic key: +([A-Za-z0-9_-]{43})", r.stdout)
+        R.require(f"`freehold keygen` makes {self.name}'s key pair and prints its ID and public key",
+                  r.returncode == 0 and ident, f"exit {r.returncode}: {short(r.stdout + r.stderr)}")
+        self.id, self.public = ident.group(1), ident.group(2)
+        r = self.run("id")
+        R.check(f"`freehold id` prints {self.name}'s ID and public key again",
+                f"client ID:  {self.id}" in r.stdout and f"public key: {self.public}" in r.stdout, short(r.stdout))
+        return self
+
+    def add(self, name, device_id, key, relay_url, fingerprint, devices=None):
+        r = self.run("add", name, "--id", device_id, "--key", key, "--relay", relay_url, "--relay-fingerprint",
+                     fingerprint, devices=devices)
+        R.require(f"`freehold add {name}` remembers the device", r.returncode == 0 and f"added {name}" in r.stdout,
+                  f"exit {r.returncode}: {short(r.stdout + r.stderr)}")
+
+    def connect(self, device, services=("rtsp", "https"), devices=None):
+        """`freehold connect` with a free local port per service; returns the Proc with .ports once it says
+        "connected" (or once it has exited: the caller checks)."""
+        cmd = [self.cli, "--key", self.key, "--devices", devices or self.devices, "connect", device]
+        for s in services:
+            cmd += [f"--{s}", "0"]
+        c = Proc(cmd, self.env).start()
+        c.wait_for(c.out, r"^connected to ", timeout=CONNECT_S)
+        with c.cond:
+            for line in c.out:
+                m = re.match(r"^(\w+) +\w+://127\.0\.0\.1:(\d+)/", line)
+                if m:
+                    c.ports[m.group(1)] = int(m.group(2))
+        return c
+
+
+def connected(c):
+    return c.running() and "connected to " in c.out_text() and c.ports
+
+
+def gone_detail(c):
+    return f"exit {c.proc.poll()}; stdout: {short(c.out_text())}; stderr: {short(c.log_text(), 800)}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What goes through the tunnel
+
+
+def curl(url, *extra, timeout=10):
+    """(exit status, body bytes, stderr) of one curl request; the device's certificate is self-signed."""
+    try:
+        p = subprocess.run(["curl", "-sS", "-k", "--max-time", str(timeout), *extra, url], capture_output=True,
+                           timeout=timeout + 5, preexec_fn=die_with_parent)
+        return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace").strip()
+    except subprocess.TimeoutExpired:
+        return None, b"", "curl did not end"
+
+
+def health_ok(body):
+    try:
+        j = json.loads(body)
+    except ValueError:
+        return False
+    return j.get("status") == "ok" and j.get("claimed") is True
+
+
+def ffprobe(url, timeout=20):
+    """(codec, width, height) of the first video stream of an RTSP URL, or (None, error text)."""
+    try:
+        p = subprocess.run(["ffprobe", "-hide_banner", "-v", "error", "-rtsp_transport", "tcp", "-timeout", "5000000",
+                            "-select_streams", "v:0", "-show_entries", "stream=codec_name,width,height", "-of", "json",
+                            url], capture_output=True, timeout=timeout, preexec_fn=die_with_parent)
+    except subprocess.TimeoutExpired:
+        return None, "ffprobe did not end"
+    try:
+        s = json.loads(p.stdout)["streams"][0]
+        return (s["codec_name"], s["width"], s["height"]), ""
+    except (ValueError, KeyError, IndexError):
+        return None, f"exit {p.returncode}: {short(p.stderr.decode('utf-8', 'replace'), 400)}"
+
+
+def pipelined(port, path, count, tls=False, headers=(), timeout=20):
+    """Sends `count` GET requests for `path` on one connection at once (the last one asks to close) and reads to the
+    end: one continuous download. Returns (bytes, None) after a clean end, else (the bytes read, the error)."""
+    extra = "".join(f"{k}: {v}\r\n" for k, v in headers)
+    one = f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\n{extra}"
+    data = ((one + "\r\n") * (count - 1) + one + "Connection: close\r\n\r\n").encode()
+    buf, error = bytearray(), None
+    try:
+        raw = socket.create_connection((HOST, port), timeout=timeout)
+    except OSError as e:
+        return b"", f"connect: {e}"
+    # A TLS connection is used by one thread only: small request batches are sent first, then the answers read.
+    # Plain TCP sends from a thread, so that a big batch cannot deadlock against unread answers.
+    s = TLS.wrap_socket(raw, suppress_ragged_eofs=False) if tls else raw
+    deadline = time.monotonic() + timeout
+    try:
+        if tls:
+            s.sendall(data)
+        else:
+            threading.Thread(target=lambda: _send_quietly(s, data), daemon=True).start()
+        while time.monotonic() < deadline:
+            d = s.recv(1 << 16)
+            if not d:
+                break
+            buf += d
+        else:
+            error = "timed out"
+    except (OSError, ssl.SSLError) as e:
+        error = f"{type(e).__name__}: {e}"
+    finally:
+        s.close()
+    return bytes(buf), error
+
+
+def _send_quietly(s, data):
+    try:
+        s.sendall(data)
+    except OSError:
+        pass
+
+
+def https_json(port, method, path, body=None, token=None, timeout=10):
+    """(status, parsed JSON or None) of one HTTPS request; (None, error) when it fails."""
+    c = http.client.HTTPSConnection(HOST, port, context=TLS, timeout=timeout)
+    headers = {"Connection": "close"}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    if token:
+        headers["Authorization"] = "Bearer " + token
+    try:
+        c.request(method, path, body=json.dumps(body).encode() if body is not None else None, headers=headers)
+        r = c.getresponse()
+        data = r.read()
+        try:
+            return r.status, json.loads(data)
+        except ValueError:
+            return r.status, None
+    except (OSError, http.client.HTTPException, ssl.SSLError) as e:
+        return None, f"{type(e).__name__}: {e}"
+    finally:
+        c.close()
+
+
+def onvif_profiles(port, user, password):
+    """Profile tokens from ONVIF GetProfiles (media service, WS-Security UsernameToken digest) over HTTPS."""
+    c = http.client.HTTPSConnection(HOST, port, context=TLS, timeout=10)
+    try:
+        c.request("POST", "/onvif/media_service", body=envelope("<trt:GetProfiles/>", wsse_header(user, password)[0]).encode(),
+                  headers={"Content-Type": "application/soap+xml; charset=utf-8"})
+        r = c.getresponse()
+        body = r.read()
+        return r.status, re.findall(rb'<(?:\w+:)?Profiles[^>]*\btoken="([^"]+)"', body), body
+    except (OSError, http.client.HTTPException, ssl.SSLError) as e:
+        return None, [], f"{type(e).__name__}: {e}".encode()
+    finally:
+        c.close()
+
+
+def fd_count(pid):
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return None
+
+
+def settled(count, timeout=5.0):
+    """A count (of descriptors) once it has not changed for a second, or after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last, since = count(), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        n = count()
+        if n != last:
+            last, since = n, time.monotonic()
+        elif time.monotonic() - since >= 1.0:
+            break
+    return last
+
+
+def file_contains(path, needle, chunk=8 << 20):
+    """Whether `needle` (bytes) occurs in the file, read in chunks that overlap by its length."""
+    tail = b""
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(chunk)
+            if not block:
+                return False
+            if needle in tail + block:
+                return True
+            tail = block[-(len(needle) - 1):]
+
+
+def gcore(pid, prefix):
+    """Dumps the memory of `pid` with gdb's gcore; (core file, None) or (None, why not)."""
+    if shutil.which("gcore") is None:
+        return None, "gcore (gdb) is not installed"
+    try:
+        p = subprocess.run(["gcore", "-o", prefix, str(pid)], capture_output=True, text=True, timeout=90)
+    except subprocess.TimeoutExpired:
+        return None, "gcore did not finish within 90 s"
+    core = f"{prefix}.{pid}"
+    if p.returncode != 0 or not os.path.exists(core):
+        why = (p.stderr or p.stdout).strip().splitlines()
+        ptrace = any("not permitted" in line for line in why)  # ptrace_scope, a container without CAP_SYS_PTRACE
+        return None, ("ptrace is not allowed here: " if ptrace else f"gcore failed (exit {p.returncode}): ") + \
+            short(" / ".join(why[-3:]), 300)
+    return core, None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The device
+
+
+def device_config(path, ports, relay_url, fingerprint, owners):
+    with open(path, "w") as f:
+        f.write(f'[http]\nbind = "{HOST}"\nhttps_port = {ports["https"]}\nplain_enabled = true\n'
+                f'plain_port = {ports["http"]}\n[rtsp]\nport = {ports["rtsp"]}\ntls_port = {ports["rtsps"]}\n'
+                f'[stream.sub]\nenabled = false\n'
+                f'[relay]\nurl = "{relay_url}"\nfingerprint = "{fingerprint}"\nowners = "{owners}"\n')
+
+
+def start_device(binary, work, name, relay_url, fingerprint, owners):
+    """A demo freeholdd linked to `relay_url`; returns (daemon, its ports, admin (user, password), relay ID, key)."""
+    ports = {k: free_port() for k in ("https", "http", "rtsp", "rtsps")}
+    config = os.path.join(work, f"{name}.toml")
+    device_config(config, ports, relay_url, fingerprint, owners)
+    daemon = Daemon(binary, os.path.join(work, f"{name}-state"), config)
+    daemon.start()
+    daemon.wait_for(daemon.out, r"Press Ctrl-C")
+    m = re.search(r"(?m)^\s*username: (\S+)\n\s*password: (\S+)$", "\n".join(daemon.out))
+    R.require(f"{name}: the demo device starts and prints its admin credentials", m,
+              f"stdout: {short(chr(10).join(daemon.out))}\nlog: {short(daemon.log_text(), 800)}")
+    ident = daemon.wait_for(daemon.err, r"event=relay\.identity device_id=([a-z2-7]{32}) key=([A-Za-z0-9_-]{43}) "
+                                        r"relay=(\S+)")
+    R.require(f"{name}: the device logs its relay identity (relay.identity: device ID, public key, relay)",
+              ident and ident.group(3) == relay_url, short(daemon.log_text(), 800))
+    return daemon, ports, (m.group(1), m.group(2)), ident.group(1), ident.group(2)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Sections
+
+
+class Run:
+    """What the sections share."""
+
+    def __init__(self, args, work):
+        self.args, self.work = args, work
+        self.env = tool_env(os.path.join(work, "home"))
+        os.makedirs(os.path.join(work, "home"), exist_ok=True)
+        self.relay = self.device = self.conn = None
+        self.ports = self.user = self.password = self.device_id = self.device_key = None
+        self.owner = self.other = None
+        self.token = None
+
+    def relay_cli(self, *args):
+        return subprocess.run([self.args.relay, *args, "--access", os.path.join(self.work, "access.toml")],
+                              capture_output=True, text=True, timeout=10, env=self.env, preexec_fn=die_with_parent)
+
+    def login(self):
+        """A REST session token, asked of the device directly."""
+        if self.token is None:
+            status, j = https_json(self.ports["https"], "POST", "/api/v1/session",
+                                   {"username": self.user, "password": self.password})
+            R.require("log in on the device (POST /api/v1/session)", status == 200 and isinstance(j, dict),
+                      f"{status} {short(j)}")
+            self.token = j["token"]
+        return self.token
+
+
+def section_setup(run):
+    a = run.args
+    run.owner = Client(a.cli, run.work, run.env, "owner").keygen()
+    run.other = Client(a.cli, run.work, run.env, "other").keygen()
+    for c in (run.owner, run.other):
+        r = run.relay_cli("allow-client", c.id)
+        R.require(f"`freehold-relay allow-client` lists the {c.name}'s client", r.returncode == 0,
+                  f"exit {r.returncode}: {short(r.stdout + r.stderr)}")
+    run.relay = Relay(a.relay, run.work, run.env).start()
+    banner = run.relay.wait_for(run.relay.out, r"certificate fingerprint \(pin it\): ([0-9A-F:]{95})$")
+    R.require("the relay starts on loopback and prints its certificate fingerprint to pin",
+              run.relay.port and banner and banner.group(1) == run.relay.fingerprint,
+              f"stdout: {short(run.relay.out_text())}; log: {short(run.relay.log_text(), 600)}")
+    m = run.relay.metrics()
+    R.check("the relay's /metrics answers (Prometheus text: no devices yet)", m.get("freehold_relay_devices") == 0,
+            short(m))
+
+    run.device, run.ports, (run.user, run.password), run.device_id, run.device_key = start_device(
+        a.bin, run.work, "device", run.relay.url, run.relay.fingerprint, run.owner.public)
+    refused = run.device.wait_for(run.device.err, r"event=relay\.connect_failed .*error=\"([^\"]*)\" retry_in_ms=(\d+)")
+    R.require("a device not on the relay's allow-list is refused, with a message naming its ID and the allow-list",
+              refused and run.device_id in refused.group(1) and "allow-list" in refused.group(1)
+              and refused.group(1).startswith("the relay refused"), short(run.device.log_text(), 1000))
+    R.check("the device says when it tries again (retry_in_ms, within its first backoff step of 3 s)",
+            1500 <= int(refused.group(2)) <= 3000, refused.group(0))
+    mark = run.device.mark()
+    r = run.relay_cli("allow", run.device_id)
+    R.require("`freehold-relay allow DEVICE-ID` lists the device", r.returncode == 0 and run.device_id in r.stdout,
+              f"exit {r.returncode}: {short(r.stdout + r.stderr)}")
+    t0 = time.monotonic()
+    up = run.device.wait_for(run.device.err, r"event=relay\.link_up ", since=mark, timeout=LINK_UP_S)
+    R.require(f"once allowed, the device links up within its backoff (<= {LINK_UP_S:.0f} s)", up,
+              f"after {time.monotonic() - t0:.1f} s; log: {short(run.device.log_text(mark), 1200)}")
+    print(f"      (linked up {time.monotonic() - t0:.1f} s after `allow`)", flush=True)
+    ok, m = run.relay.wait_metrics(lambda m: m.get("freehold_relay_devices") == 1, 3)
+    R.check("the relay's metrics show freehold_relay_devices 1", ok, short(m))
+    R.check("the relay logs the device's link (relay.link_up role=device with its ID)",
+            run.relay.wait_for(run.relay.err, rf"event=relay\.link_up role=device id={run.device_id}", timeout=3),
+            short(run.relay.log_text(), 800))
+    run.owner.add("cam", run.device_id, run.device_key, run.relay.url, run.relay.fingerprint)
+
+
+def section_through(run):
+    run.conn = run.owner.connect("cam", ("rtsp", "https", "http"))
+    c = run.conn
+    R.require("`freehold connect cam` opens local ports for rtsp, https and http and says it is connected",
+              connected(c) and set(c.ports) == {"rtsp", "https", "http"}, gone_detail(c))
+    R.check("... and prints the URLs to use (rtsp://127.0.0.1:PORT/main, https://127.0.0.1:PORT/)",
+            re.search(rf"(?m)^rtsp +rtsp://127\.0\.0\.1:{c.ports['rtsp']}/main$", c.out_text())
+            and re.search(rf"(?m)^https +https://127\.0\.0\.1:{c.ports['https']}/$", c.out_text()), c.out_text())
+    https = f"https://{HOST}:{c.ports['https']}"
+    rc, body, err = curl(https + "/api/v1/health")
+    R.check("curl through the tunnel: GET /api/v1/health answers {\"claimed\":true,\"status\":\"ok\"}",
+            rc == 0 and health_ok(body), f"curl exit {rc}: {short(body)} {err}; connect: {short(c.log_text())}")
+    probe, err = ffprobe(f"rtsp://{run.user}:{run.password}@{HOST}:{c.ports['rtsp']}/main")
+    R.check("ffprobe through the tunnel reads the RTSP stream: h264 1280x720", probe == ("h264", 1280, 720),
+            f"{probe} {err}; connect: {short(c.log_text())}")
+    status, tokens, body = onvif_profiles(c.ports["https"], run.user, run.password)
+    R.check("ONVIF GetProfiles through the tunnel (WS-Security UsernameToken) returns at least one profile",
+            status == 200 and len(tokens) >= 1, f"HTTP {status}: {short(body.decode('utf-8', 'replace'), 600)}")
+    fails = []
+    for i in range(20):
+        rc, body, err = curl(https + "/api/v1/health")
+        if rc != 0 or not health_ok(body):
+            fails.append(f"#{i}: exit {rc} {short(body, 80)} {err}")
+    R.check("20 curl requests in a row through the tunnel all succeed", not fails, short(fails, 600))
+
+    token = run.login()
+    auth = [("Authorization", f"Bearer {token}")]
+    direct, derr = pipelined(run.ports["https"], "/api/v1/config/schema", 120, tls=True, headers=auth)
+    R.require("the control download directly from the device: 120 pipelined GET /api/v1/config/schema, 2 MB+",
+              len(direct) > 2_000_000 and direct.count(b"HTTP/1.1 200 ") == 120, f"{len(direct)} bytes, {derr}")
+    t0 = time.monotonic()
+    tunneled, terr = pipelined(c.ports["https"], "/api/v1/config/schema", 120, tls=True, headers=auth)
+    dt = time.monotonic() - t0
+    R.check(f"the same 2 MB+ download through the tunnel arrives intact: the same {len(direct)} bytes "
+            f"({len(direct) / max(dt, 1e-3) / 1e6:.0f} MB/s)", tunneled == direct,
+            f"{len(tunneled)} bytes (direct {len(direct)}), {terr}; first difference at "
+            f"{next((i for i, (x, y) in enumerate(zip(tunneled, direct)) if x != y), min(len(tunneled), len(direct)))}")
+    R.check("the relay counted the download in freehold_relay_forwarded_bytes_total",
+            run.relay.metrics().get("freehold_relay_forwarded_bytes_total", 0) > len(direct), short(run.relay.metrics()))
+
+
+def section_authorisation(run):
+    a = run.args
+    # A client the relay admits, whose key is not in the device's relay.owners.
+    run.other.add("cam", run.device_id, run.device_key, run.relay.url, run.relay.fingerprint)
+    mark = run.device.mark()
+    c = run.other.connect("cam", ("https",))
+    try:
+        R.require("a client on the relay's list but not paired with the device: the relay admits its link",
+                  connected(c), gone_detail(c))
+        rc, body, err = curl(f"https://{HOST}:{c.ports['https']}/api/v1/health", timeout=5)
+        R.check("... but its request through the tunnel fails", rc != 0 and not health_ok(body),
+                f"curl exit {rc}: {short(body)}")
+        said = c.wait_for(c.err, r"^freehold: the device refused the session: not_paired: ")
+        R.check("... and `freehold connect` says \"freehold: the device refused the session: not_paired: ...\"",
+                said and run.other.id in said.string, short(c.log_text()))
+        R.check("... and the device logs the refusal (relay.session_refused error=not_paired)",
+                run.device.wait_for(run.device.err, r"event=relay\.session_refused error=not_paired", since=mark),
+                short(run.device.log_text(mark), 800))
+    finally:
+        c.stop()
+
+    # A client the relay does not admit.
+    stranger = Client(a.cli, run.work, run.env, "stranger").keygen()
+    stranger.add("cam", run.device_id, run.device_key, run.relay.url, run.relay.fingerprint)
+    c = stranger.connect("cam", ("https",))
+    rc = c.finish(CONNECT_S)
+    R.check("a client not on the relay's client list: `freehold connect` exits non-zero, \"the relay refused: "
+            "client ... is not allowed on this relay\"",
+            rc not in (0, None) and re.search(rf"the relay refused: client {stranger.id} is not allowed on this relay",
+                                              c.log_text()), gone_detail(c))
+    c.stop()
+
+    # A device nobody registered: a valid key pair that never ran as a device.
+    ghost = Client(a.cli, run.work, run.env, "ghost").keygen()
+    run.owner.add("ghost", ghost.id, ghost.public, run.relay.url, run.relay.fingerprint)
+    c = run.owner.connect("ghost", ("https",))
+    try:
+        R.require("`freehold connect` to an unregistered device: the link is up", connected(c), gone_detail(c))
+        url = f"https://{HOST}:{c.ports['https']}/api/v1/health"
+        rc, body, err = curl(url, timeout=5)
+        R.check("... a request for it fails", rc != 0 and not body, f"curl exit {rc}: {short(body)}")
+        said = c.wait_for(c.err, r"session refused by the relay \(unknown_device\): no device (\S+) is known to this relay")
+        R.check("... with \"no device ... is known to this relay\" (unknown_device), naming the ID",
+                said and said.group(1) == ghost.id, short(c.log_text()))
+        for _ in range(7):  # 8 in all, within seconds: the relay allows 6 a minute per client link
+            curl(url, timeout=5)
+        limited = c.wait_for(c.err, r"session refused by the relay \(rate_limited\): ")
+        R.check("... and more than 6 tries within a minute are rate_limited",
+                limited and c.log_text().count("(unknown_device)") >= 6, short(c.log_text(), 1200))
+        m = run.relay.metrics()
+        R.check("the relay's metrics count both refusals (freehold_relay_refused_total{reason=...})",
+                m.get('freehold_relay_refused_total{reason="unknown_device"}', 0) >= 6
+                and m.get('freehold_relay_refused_total{reason="rate_limited"}', 0) >= 1, short(m, 800))
+    finally:
+        c.stop()
+
+
+def section_pin(run):
+    wrong = run.relay.fingerprint[:-2] + ("00" if not run.relay.fingerprint.endswith("00") else "11")
+    devices = os.path.join(run.work, "wrong-pin-devices.toml")
+    run.owner.add("cam", run.device_id, run.device_key, run.relay.url, wrong, devices=devices)
+    before = run.relay.metrics().get("freehold_relay_links_total")
+    c = run.owner.connect("cam", ("https",), devices=devices)
+    rc = c.finish(CONNECT_S)
+    R.check("a wrong relay pin: `freehold connect` exits non-zero, the TLS handshake refused",
+            rc not in (0, None) and "TLS handshake with " in c.log_text(), gone_detail(c))
+    R.check("... saying \"its certificate <seen> is not the pinned one (possible interception)\", with the "
+            "fingerprint it saw", f"its certificate {run.relay.fingerprint} is not the pinned one (possible interception)"
+            in c.log_text(), short(c.log_text()))
+    R.check("... before its key was offered: the relay admitted no link",
+            run.relay.metrics().get("freehold_relay_links_total") == before, short(run.relay.metrics()))
+    R.check("... and no local port was opened", not c.ports, c.out_text())
+    c.stop()
+
+
+def section_blind(run):
+    c = run.conn
+    R.require("(the connection of section 2 is still up)", connected(c), gone_detail(c))
+    marker = f"FREEHOLD-MARKER-{secrets.token_hex(8)}"
+    plain = f"http://{HOST}:{c.ports['http']}"
+    before = run.relay.metrics().get("freehold_relay_forwarded_bytes_total", 0)
+    # In the clear inside the tunnel (the plain-HTTP service): the marker and the password in a request, and the
+    # marker back in the answer (the plain listener redirects a web UI path to HTTPS, naming the path).
+    for _ in range(3):
+        curl(plain + "/api/v1/session", "-H", f"X-Marker: {marker}", "-H", "Content-Type: application/json",
+             "--data", json.dumps({"username": run.user, "password": run.password, "note": marker}), timeout=5)
+    status, j = https_json(c.ports["https"], "POST", "/api/v1/session", {"username": run.user, "password": run.password})
+    R.check("logging in through the tunnel works (the password crosses the relay)", status == 200, f"{status} {short(j)}")
+    probe, err = ffprobe(f"rtsp://{run.user}:{run.password}@{HOST}:{c.ports['rtsp']}/main")
+    R.check("ffprobe with the admin's credentials through the tunnel", probe == ("h264", 1280, 720), err)
+    for _ in range(3):  # last, so that the client's copies of the answer are fresh when its memory is read
+        rc, body, err = curl(plain + "/" + marker, "-i", "-H", f"X-Marker: {marker}", timeout=5)
+    R.check("the marker went through the tunnel both ways (a redirect naming it came back)",
+            rc == 0 and marker.encode() in body, f"exit {rc}: {short(body)} {err}")
+    forwarded = run.relay.metrics().get("freehold_relay_forwarded_bytes_total", 0) - before
+    R.check("... through the relay (its forwarded byte counter grew)", forwarded > 1000, f"{forwarded} bytes")
+    R.check("neither the marker nor the password is in the relay's log",
+            marker not in run.relay.log_text() and run.password not in run.relay.log_text())
+
+    name = "blindness: the relay's memory (gcore) holds neither the marker nor the admin password"
+    core, why = gcore(c.proc.pid, os.path.join(run.work, "client"))
+    if core is None:
+        return skip(name, why)
+    try:
+        seen = file_contains(core, marker.encode())
+    finally:
+        os.unlink(core)
+    R.check("control: the marker is in the memory of `freehold connect` (gcore), which had it in the clear", seen,
+            "without this, the relay check below could not fail")
+    core, why = gcore(run.relay.proc.pid, os.path.join(run.work, "relay"))
+    if core is None:
+        return skip(name, why)
+    try:
+        raw_id = base64.b32decode(run.device_id.upper())
+        R.check("control: the relay's core holds what it does know (the device's raw 20-byte ID)",
+                file_contains(core, raw_id))
+        R.check(name, not file_contains(core, marker.encode()) and not file_contains(core, run.password.encode()),
+                f"marker {file_contains(core, marker.encode())}, password {file_contains(core, run.password.encode())}")
+    finally:
+        os.unlink(core)
+
+
+def section_sessions(run):
+    c = run.conn
+    R.require("(the connection of section 2 is still up)", connected(c), gone_detail(c))
+    relay_pid = run.relay.proc.pid
+    relay_fds = settled(lambda: fd_count(relay_pid))
+    device_fds = run.device.settled_fds()
+    client_fds = settled(lambda: fd_count(c.proc.pid))
+    total0 = run.relay.metrics().get("freehold_relay_sessions_total", 0)
+    t0 = time.monotonic()
+    fails, waits, done = [], 0, 0
+    deadline = t0 + 90
+    while done < SESSIONS and time.monotonic() < deadline and len(fails) < 5:
+        # The relay takes 10 opens a second per source address (bursts of 40): keep under it.
+        time.sleep(max(0.0, t0 + (done - OPEN_BURST) / OPEN_RATE - time.monotonic()))
+        mark = c.mark()
+        status, j = https_json(c.ports["https"], "GET", "/api/v1/health", timeout=5)
+        if status == 200 and isinstance(j, dict) and j.get("status") == "ok":
+            done += 1
+            continue
+        if c.wait_for(c.err, r"\(rate_limited\)", since=mark, timeout=1):  # earlier sections' opens: wait for a token
+            waits += 1
+            time.sleep(0.2)
+            continue
+        fails.append(f"#{done}: {status} {short(j)} {short(c.log_text(mark))}")
+        done += 1
+    dt = time.monotonic() - t0
+    R.check(f"{SESSIONS} short sessions in a row (HTTPS health, each its own TCP connection and session) all succeed "
+            f"({dt:.1f} s, {waits} waits for the relay's per-address open rate)", done == SESSIONS and not fails,
+            f"{done} done; {short(fails, 800)}")
+    ok, m = run.relay.wait_metrics(lambda m: m.get("freehold_relay_sessions") == 0, 5)
+    R.check("the relay's freehold_relay_sessions returns to 0, sessions_total grew by them",
+            ok and m.get("freehold_relay_sessions_total", 0) - total0 >= SESSIONS, short(m))
+    now = settled(lambda: fd_count(relay_pid))
+    R.check(f"the relay's open descriptors return to where they were ({relay_fds}, +-2)",
+            now is not None and abs(now - relay_fds) <= 2, f"now {now}")
+    now = run.device.settled_fds()
+    R.check(f"the device's open descriptors return to where they were ({device_fds}, +-2)",
+            now is not None and abs(now - device_fds) <= 2, f"now {now}")
+    now = settled(lambda: fd_count(c.proc.pid))
+    R.check(f"`freehold connect`'s open descriptors return to where they were ({client_fds}, +-2)",
+            now is not None and abs(now - client_fds) <= 2, f"now {now}")
+
+
+class Reader:
+    """A connection through the tunnel read in a thread until it ends; `.end` says how: "FIN" (a clean end of the
+    TCP stream), "RST" (reset), "TLS-EOF" (TCP ended without close_notify) or another error."""
+
+    def __init__(self, sock):
+        self.sock, self.bytes, self.end = sock, 0, None
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        try:
+            while True:
+                d = self.sock.recv(1 << 16)
+                if not d:
+                    self.end = "FIN"
+                    return
+                self.bytes += len(d)
+        except ConnectionResetError:
+            self.end = "RST"
+        except ssl.SSLEOFError:
+            # The TCP stream ended without TLS's close_notify. Python's ssl reports a reset this way too, so over TLS
+            # it cannot tell RST from FIN; either way the application sees a cut, not a complete stream.
+            self.end = "TLS-EOF"
+        except (OSError, ssl.SSLError) as e:
+            self.end = f"{type(e).__name__}: {e}"
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def section_faults(run):
+    c = run.conn
+    R.require("(the connection of section 2 is still up)", connected(c), gone_detail(c))
+    token = run.login()
+    readers = []
+    try:
+        # A download (the MJPEG live view, TLS end to end) and an RTSP control connection, both through the tunnel.
+        raw = socket.create_connection((HOST, c.ports["https"]), timeout=10)
+        mjpeg = TLS.wrap_socket(raw, suppress_ragged_eofs=False)
+        mjpeg.sendall(f"GET /api/v1/live/main.mjpeg HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer {token}\r\n\r\n"
+                      .encode())
+        mjpeg.settimeout(30)
+        rtsp = socket.create_connection((HOST, c.ports["rtsp"]), timeout=10)
+        rtsp.sendall(f"OPTIONS rtsp://{HOST}:{c.ports['rtsp']}/main RTSP/1.0\r\nCSeq: 1\r\n\r\n".encode())
+        answer = rtsp.recv(4096)
+        R.require("an RTSP connection through the tunnel answers OPTIONS", answer.startswith(b"RTSP/1.0 200"),
+                  short(answer))
+        rtsp.settimeout(30)
+        readers = [Reader(mjpeg), Reader(rtsp)]
+        R.require("a long download runs through the tunnel (the MJPEG live view)",
+                  wait_until(lambda: readers[0].bytes > 50_000, 15), f"{readers[0].bytes} bytes, {readers[0].end}")
+        mark = run.device.mark()
+        port, fingerprint = run.relay.port, run.relay.fingerprint
+        os.kill(run.relay.proc.pid, signal.SIGKILL)
+        run.relay.finish(5)
+        t_kill = time.monotonic()
+        ended = wait_until(lambda: all(r.end for r in readers), 10)
+        R.check("kill -9 of the relay mid-download: the download and the RTSP connection end at once",
+                ended, f"download: {readers[0].end}, RTSP: {readers[1].end}")
+        R.check("... with a reset (RST), so that the application sees the cut, not a clean end of stream (FIN)",
+                readers[0].end in ("RST", "TLS-EOF") and readers[1].end == "RST",
+                f"download (MJPEG, {readers[0].bytes} bytes): {readers[0].end}; RTSP connection: {readers[1].end}")
+    finally:
+        for r in readers:
+            r.close()
+    rc = c.finish(10)
+    R.check("... and `freehold connect` exits non-zero saying \"the link to the relay ended\"",
+            rc not in (0, None) and "freehold: the link to the relay ended" in c.log_text(), gone_detail(c))
+    R.check("... and the device notices (relay.link_down)",
+            run.device.wait_for(run.device.err, r"event=relay\.link_down ", since=mark, timeout=10),
+            short(run.device.log_text(mark), 800))
+    run.relay = Relay(run.args.relay, run.work, run.env, port=port).start()
+    R.require("the relay restarts on the same port with the same certificate (same --self-signed dir)",
+              run.relay.port == port and run.relay.fingerprint == fingerprint,
+              f"port {run.relay.port} fingerprint {run.relay.fingerprint}; {short(run.relay.log_text(), 600)}")
+    up = run.device.wait_for(run.device.err, r"event=relay\.link_up ", since=mark, timeout=LINK_UP_S)
+    R.check(f"the device links up again within its backoff (<= {LINK_UP_S:.0f} s)", up,
+            short(run.device.log_text(mark), 1200))
+    print(f"      (linked up again {time.monotonic() - t_kill:.1f} s after the kill)", flush=True)
+    run.conn = c = run.owner.connect("cam", ("rtsp", "https", "http"))
+    R.require("a new `freehold connect` works", connected(c), gone_detail(c))
+    rc, body, err = curl(f"https://{HOST}:{c.ports['https']}/api/v1/health")
+    R.check("... and so does curl through it", rc == 0 and health_ok(body), f"curl exit {rc}: {short(body)} {err}")
+
+
+def section_tampering(args, work, env):
+    fake = Proc([sys.executable, os.path.join(HERE, "relay_fake.py"), "--dir", os.path.join(work, "fake-tls")], env,
+                stdin=subprocess.PIPE).start()
+    daemon = c = None
+    try:
+        m = fake.wait_for(fake.out, r"^listening (\d+) ([0-9A-F:]{95})$", timeout=30)
+        R.require("relay_fake.py (an independent relay that tampers on purpose) listens", m, short(fake.log_text()))
+        url, fingerprint = f"relay://{HOST}:{m.group(1)}", m.group(2)
+        owner = Client(args.cli, work, env, "tamper-owner").keygen()
+        daemon, ports, (user, password), device_id, device_key = start_device(
+            args.bin, work, "device2", url, fingerprint, owner.public)
+        R.require("a device pinned to the fake relay links up to it",
+                  daemon.wait_for(daemon.err, r"event=relay\.link_up ", timeout=15)
+                  and fake.wait_for(fake.out, r"^link device$"), short(daemon.log_text(), 800))
+        owner.add("cam", device_id, device_key, url, fingerprint)
+        c = owner.connect("cam", ("rtsp", "https", "http"))
+        R.require("`freehold connect` through the fake relay", connected(c), gone_detail(c))
+
+        def command(line):
+            mark = fake.mark_out()
+            fake.say(line)
+            R.require(f"relay_fake.py takes \"{line}\"", fake.wait_for(fake.out, rf"^ok {line}$", since=mark),
+                      fake.out_text(mark))
+
+        n = 1000  # ~330 KB of health answers: at least six data frames
+        expected, err = pipelined(ports["http"], "/api/v1/health", n)
+        R.require(f"the control download directly from the device: {n} pipelined GET /api/v1/health (plain HTTP)",
+                  expected.count(b"HTTP/1.1 200 ") == n, f"{len(expected)} bytes, {err}")
+        got, err = pipelined(c.ports["http"], "/api/v1/health", n)
+        R.require("control: through the fake relay, forwarding faithfully, the same download arrives intact",
+                  got == expected, f"{len(got)} of {len(expected)} bytes, {err}")
+        rtsp = f"rtsp://{user}:{password}@{HOST}:{c.ports['rtsp']}/main"
+        probe, err = ffprobe(rtsp)
+        R.require("control: ffprobe through the fake relay reads h264 1280x720", probe == ("h264", 1280, 720), err)
+
+        def cut(what, mode):
+            """The download with the relay tampering: it must fail with a reset, having delivered a strict prefix of
+            the true bytes (nothing altered, nothing missing before the cut), and the client must say why."""
+            command(mode)
+            mark, fmark = c.mark(), fake.mark_out()
+            got, err = pipelined(c.ports["http"], "/api/v1/health", n)
+            tampered = fake.wait_for(fake.out, rf"^tampered {mode.split()[0]} ", since=fmark)
+            R.check(f"{what}: the download fails with a reset (RST), not a clean end",
+                    tampered and err is not None and err.startswith("ConnectionResetError") and len(got) < len(expected),
+                    f"tampered: {bool(tampered)}; {len(got)} of {len(expected)} bytes; {err}")
+            R.check(f"{what}: no altered byte reached the application (what arrived is the start of the true bytes)",
+                    expected.startswith(got), f"{len(got)} bytes, first difference at "
+                    f"{next((i for i, (x, y) in enumerate(zip(got, expected)) if x != y), len(got))}")
+            said = c.wait_for(c.err, r"freehold: session ended \(decrypt_failed\): a frame failed authentication",
+                              since=mark, timeout=5)
+            R.check(f"{what}: `freehold connect` says \"session ended (decrypt_failed): a frame failed "
+                    "authentication\"", said, short(c.log_text(mark), 600))
+
+        cut("a bit flipped in the 3rd data frame device -> client", "flip 3")
+        fmark = fake.mark_out()
+        probe, err = ffprobe(rtsp)
+        R.check("a bit flipped in the 3rd data frame: ffprobe fails too",
+                probe is None and fake.wait_for(fake.out, r"^tampered flip ", since=fmark), f"{probe} {err}")
+        cut("the 3rd data frame device -> client dropped", "drop 3")
+
+        command("impersonate")
+        mark, fmark = c.mark(), fake.mark_out()
+        rc, body, err = curl(f"https://{HOST}:{c.ports['https']}/api/v1/health", timeout=5)
+        R.check("an accept made up by the relay: the request fails",
+                rc != 0 and not body and fake.wait_for(fake.out, r"^impersonated ", since=fmark),
+                f"curl exit {rc}: {short(body)} {err}")
+        said = c.wait_for(c.err, r"freehold: key mismatch: .*\(possible interception\)", since=mark, timeout=5)
+        R.check("... and `freehold connect` says \"key mismatch\" and \"possible interception\"", said,
+                short(c.log_text(mark), 600))
+
+        command("pass")
+        rc, body, err = curl(f"https://{HOST}:{c.ports['https']}/api/v1/health")
+        R.check("the client's link survives those sessions: with the relay faithful again, curl works",
+                rc == 0 and health_ok(body), f"curl exit {rc}: {short(body)} {err}; {short(c.log_text())}")
+    finally:
+        if c:
+            c.stop()
+        if daemon:
+            if R.failed:
+                print("--- device2 log (tail):\n" + daemon.log_text()[-2000:])
+            daemon.stop()
+        if R.failed:
+            print("--- relay_fake.py:\n" + short(fake.out_text() + "\n" + fake.log_text(), 2000))
+        fake.stop()
+
+
+def section(name, fn, *args):
+    print(f"# {name}", flush=True)
+    t0 = time.monotonic()
+    try:
+        fn(*args)
+        return True
+    except Abort:
+        return False
+    except Exception as e:  # a bug in the test or an unexpected answer: reported, and the next section runs
+        R.check(f"{name}: the section ran to its end", False, f"{type(e).__name__}: {e}")
+        return False
+    finally:
+        print(f"      ({time.monotonic() - t0:.1f} s)", flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bin-dir", help="the directory with freeholdd, freehold-relay and freehold")
+    ap.add_argument("--bin", help="freeholdd")
+    ap.add_argument("--relay", help="freehold-relay")
+    ap.add_argument("--cli", help="freehold")
+    args = ap.parse_args()
+    bin_dir = args.bin_dir or "build/bin"
+    args.bin = os.path.abspath(args.bin or os.path.join(bin_dir, "freeholdd"))
+    args.relay = os.path.abspath(args.relay or os.path.join(bin_dir, "freehold-relay"))
+    args.cli = os.path.abspath(args.cli or os.path.join(bin_dir, "freehold"))
+    missing = [p for p in (args.bin, args.relay, args.cli) if not os.access(p, os.X_OK)]
+    missing += [t for t in ("curl", "ffprobe", "openssl") if shutil.which(t) is None]
+    if missing:
+        print(f"FAIL  the relay test's programs are there: missing {', '.join(missing)}")
+        print("0 passed, 1 failed")
+        return 1
+    t_start = time.monotonic()
+    work = tempfile.mkdtemp(prefix="freehold-relay-")
+    run = Run(args, work)
+    try:
+        if section("1. set-up: relay, allow-list, device link", section_setup, run):
+            for name, fn in (("2. through `freehold connect`", section_through),
+                             ("3. authorisation", section_authorisation),
+                             ("4. a wrong relay pin", section_pin),
+                             ("6. blindness", section_blind),
+                             ("8. sessions and descriptors", section_sessions),
+                             ("7. faults: the relay killed and restarted", section_faults)):
+                section(name, fn, run)
+            R.check("the relay, the device and the client survived every check",
+                    run.relay.running() and run.device.running() and run.conn is not None and run.conn.running(),
+                    f"relay {run.relay.proc.poll()}, device {run.device.proc.poll()}")
+        if run.device:
+            if R.failed:
+                print("--- device log (tail):\n" + run.device.log_text()[-3000:])
+            run.device.stop()  # two demo devices at once would only slow the machine
+        section("5. tampering (relay_fake.py)", section_tampering, args, work, run.env)
+    finally:
+        if R.failed and run.relay:
+            print("--- relay log (tail):\n" + run.relay.log_text()[-3000:])
+        for p in (run.conn, run.device, run.relay):
+            if p:
+                p.stop()
+        kill_children()
+        shutil.rmtree(work, ignore_errors=True)
+        print(f"# runtime {time.monotonic() - t_start:.1f} s" + (f", {len(SKIPPED)} skipped" if SKIPPED else ""),
+              flush=True)
+    return R.summary()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
