@@ -15,6 +15,7 @@
 #include "core/crypto.hpp"
 #include "core/log.hpp"
 #include "core/tls_cert.hpp"
+#include "relay/link.hpp"
 #include "relay/server.hpp"
 
 namespace asio = boost::asio;
@@ -226,8 +227,7 @@ int main(int argc, char** argv) {
     key_pem = *k;
   }
   asio::ssl::context tls(asio::ssl::context::tls_server);
-  SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_3_VERSION);
-  SSL_CTX_set_mode(tls.native_handle(), SSL_MODE_RELEASE_BUFFERS);
+  relay::configure_relay_server(tls);
   boost::system::error_code ec;
   tls.use_certificate_chain(asio::buffer(cert_pem), ec);
   if (!ec) tls.use_private_key(asio::buffer(key_pem), asio::ssl::context::pem, ec);

@@ -94,7 +94,7 @@ std::optional<HttpAnswer> https_request(const std::string& host, const std::stri
     boost::system::error_code hec;
     stream.handshake(asio::ssl::stream_base::client, hec);
     if (hec) {
-      *error = "TLS with " + host + ":" + port + " failed: " + relay::handshake_failure(stream.native_handle(), hec);
+      *error = "TLS with " + host + ":" + port + " failed: " + relay::handshake_failure(stream.native_handle(), hec.message());
       return std::nullopt;
     }
     http::request<http::string_body> req(method, target, 11);

@@ -1,73 +1,204 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "relay/link.hpp"
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/read.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core/stream_traits.hpp>
-#include <vector>
+#include <cstring>
 
 #include "core/crypto.hpp"
 #include "core/tls_cert.hpp"
 
 namespace freehold::relay {
 namespace asio = boost::asio;
-namespace beast = boost::beast;
 namespace {
 
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 constexpr size_t kBatch = 256 * 1024;
+constexpr size_t kReadChunk = kHeaderSize + kMaxPayload;
+using Clock = std::chrono::steady_clock;
+
 // The fingerprint the pin refused last on this thread, for the error message.
 thread_local std::string last_refused_fingerprint;
 
+int pin_index() {
+  static const int index = SSL_CTX_get_ex_new_index(
+      0, nullptr, nullptr, nullptr, [](void*, void* p, CRYPTO_EX_DATA*, int, long, void*) {
+        delete static_cast<std::string*>(p);
+      });
+  return index;
+}
+
+int verify_pin(int, X509_STORE_CTX* store) {
+  if (X509_STORE_CTX_get_error_depth(store) != 0) return 1;  // the chain is not checked: the pin decides
+  auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  const auto* pin = static_cast<const std::string*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), pin_index()));
+  X509* cert = X509_STORE_CTX_get_current_cert(store);
+  last_refused_fingerprint = cert ? certificate_fingerprint(cert) : std::string();
+  if (cert && pin && crypto::equal_constant_time(last_refused_fingerprint, *pin)) {
+    X509_STORE_CTX_set_error(store, X509_V_OK);
+    return 1;
+  }
+  X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REJECTED);
+  return 0;
+}
+
+std::string openssl_error() {
+  const unsigned long e = ERR_get_error();
+  if (e == 0) return "TLS error";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  return buf;
+}
+
 }  // namespace
 
-Link::Link(Stream stream, std::chrono::seconds idle)
-    : stream_(std::move(stream)), idle_(idle), in_(2 * (kHeaderSize + kMaxPayload)),
-      wake_(stream_.get_executor()) {
+Link::Link(asio::ip::tcp::socket socket, SSL_CTX* ctx, bool server, std::chrono::seconds idle)
+    : socket_(std::move(socket)), server_(server), idle_(idle), watchdog_timer_(socket_.get_executor()),
+      last_read_(Clock::now()) {
   boost::system::error_code ec;
-  auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
-  if (!ec) remote_ = ep.address().to_string();
-  beast::get_lowest_layer(stream_).socket().set_option(asio::ip::tcp::no_delay(true), ec);
+  auto ep = socket_.remote_endpoint(ec);
+  if (!ec) {
+    auto a = ep.address();
+    if (a.is_v6() && a.to_v6().is_v4_mapped()) a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+    remote_ = a.to_string();
+  }
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  socket_.non_blocking(true, ec);
+  ssl_ = SSL_new(ctx);
+  SSL_set_fd(ssl_, static_cast<int>(socket_.native_handle()));  // the socket keeps the descriptor
+  SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+  if (server) {
+    SSL_set_accept_state(ssl_);
+  } else {
+    SSL_set_connect_state(ssl_);
+  }
+}
+
+Link::~Link() { SSL_free(ssl_); }
+
+void Link::set_server_name(const std::string& host) {
+  SSL_ctrl(ssl_, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(host.c_str()));
+}
+
+Link::Want Link::want_of(int ret) {
+  switch (SSL_get_error(ssl_, ret)) {
+    case SSL_ERROR_WANT_READ: return Want::read;
+    case SSL_ERROR_WANT_WRITE: return Want::write;
+    case SSL_ERROR_ZERO_RETURN:
+      if (end_reason_.empty()) end_reason_ = "closed by the peer";
+      return Want::failed;
+    case SSL_ERROR_SYSCALL:
+      if (end_reason_.empty()) end_reason_ = errno ? std::strerror(errno) : "connection closed";
+      return Want::failed;
+    default:
+      if (end_reason_.empty()) end_reason_ = openssl_error();
+      return Want::failed;
+  }
+}
+
+asio::awaitable<bool> Link::wait(Want want) {
+  if (closed_) co_return false;
+  auto [ec] = co_await socket_.async_wait(want == Want::read ? asio::socket_base::wait_read
+                                                             : asio::socket_base::wait_write,
+                                          tuple_awaitable);
+  co_return !ec && !closed_;
+}
+
+asio::awaitable<void> Link::watchdog() {
+  auto self = shared_from_this();
+  while (!closed_) {
+    watchdog_timer_.expires_after(std::min<std::chrono::seconds>(idle_ / 3 + std::chrono::seconds(1), std::chrono::seconds(10)));
+    co_await watchdog_timer_.async_wait(tuple_awaitable);
+    if (closed_) break;
+    const auto now = Clock::now();
+    if (now - last_read_ > idle_) {
+      end_reason_ = "idle timeout";
+      abort();
+    } else if (write_blocked_ && now - write_blocked_since_ > idle_) {
+      end_reason_ = "write timeout: the peer reads nothing";
+      abort();
+    }
+  }
+}
+
+asio::awaitable<bool> Link::handshake(std::chrono::seconds timeout, std::string* error) {
+  const auto idle = idle_;
+  idle_ = timeout;
+  last_read_ = Clock::now();
+  asio::co_spawn(socket_.get_executor(), watchdog(), asio::detached);
+  for (;;) {
+    ERR_clear_error();
+    const int r = SSL_do_handshake(ssl_);
+    if (r == 1) break;
+    const Want w = want_of(r);
+    if (w == Want::failed || !co_await wait(w)) {
+      const std::string why = end_reason_.empty() ? "closed" : end_reason_;
+      *error = server_ ? why : handshake_failure(ssl_, why);
+      abort();
+      co_return false;
+    }
+  }
+  idle_ = idle;
+  last_read_ = Clock::now();
+  co_return true;
 }
 
 asio::awaitable<std::optional<Link::Frame>> Link::read(std::string* error) {
-  auto& lowest = beast::get_lowest_layer(stream_);
   for (;;) {
     if (closed_) {
-      *error = "link closed";
+      *error = end_reason_.empty() ? "link closed" : end_reason_;
       co_return std::nullopt;
     }
-    if (in_.size() >= kHeaderSize) {
-      const auto* p = static_cast<const unsigned char*>(in_.data().data());
+    const size_t avail = in_.size() - in_start_;
+    size_t need = kHeaderSize;
+    if (avail >= kHeaderSize) {
+      const auto* p = reinterpret_cast<const unsigned char*>(in_.data() + in_start_);
       auto header = parse_header(p, error);
       if (!header) co_return std::nullopt;
-      if (in_.size() >= kHeaderSize + header->length) {
-        Frame f{*header, std::string(reinterpret_cast<const char*>(p) + kHeaderSize, header->length)};
-        in_.consume(kHeaderSize + header->length);
+      need = kHeaderSize + header->length;
+      if (avail >= need) {
+        Frame f{*header, in_.substr(in_start_ + kHeaderSize, header->length)};
+        in_start_ += need;
+        if (in_start_ == in_.size()) {
+          in_.clear();
+          in_start_ = 0;
+        }
         if (auto e = check_payload(f.header, f.payload)) {
           *error = *e;
           co_return std::nullopt;
         }
-        if (in_.size() == 0) in_.shrink_to_fit();  // an idle link keeps no buffer
         co_return f;
       }
     }
-    lowest.expires_after(idle_);
-    auto [ec, n] = co_await stream_.async_read_some(in_.prepare(kHeaderSize + kMaxPayload), tuple_awaitable);
-    if (ec) {
-      *error = ec == beast::error::timeout ? "idle timeout" : ec.message();
+    if (in_start_ > 0) {
+      in_.erase(0, in_start_);
+      in_start_ = 0;
+    }
+    const size_t old = in_.size();
+    in_.resize(old + std::max(need - avail, kReadChunk));
+    size_t n = 0;
+    ERR_clear_error();
+    const int r = SSL_read_ex(ssl_, in_.data() + old, in_.size() - old, &n);
+    in_.resize(old + (r == 1 ? n : 0));
+    if (r == 1) {
+      bytes_in_ += n;
+      last_read_ = Clock::now();
+      continue;
+    }
+    if (in_.empty()) in_.shrink_to_fit();  // waiting holds no buffer
+    const Want w = want_of(r);
+    if (w == Want::failed || !co_await wait(w)) {
+      *error = end_reason_.empty() ? "link closed" : end_reason_;
+      abort();
       co_return std::nullopt;
     }
-    in_.commit(n);
-    bytes_in_ += n;
   }
 }
 
@@ -85,7 +216,7 @@ void Link::send(FrameType type, uint32_t session, std::string_view payload) {
   } else {
     control_.push_back(std::move(f));
   }
-  wake();
+  spawn_writer();
 }
 
 size_t Link::queued(uint32_t session) const {
@@ -101,29 +232,22 @@ void Link::forget(uint32_t session) {
   if (!it->second.ready) sessions_.erase(it);  // else the writer erases it when it comes round
 }
 
-void Link::wake() {
-  if (!writing_) {
-    writing_ = true;
-    asio::co_spawn(stream_.get_executor(), [self = shared_from_this()] { return self->writer(); }, asio::detached);
-  } else {
-    wake_.cancel();
-  }
+void Link::spawn_writer() {
+  if (writing_ || closed_) return;
+  writing_ = true;
+  asio::co_spawn(socket_.get_executor(), [self = shared_from_this()] { return self->writer(); }, asio::detached);
 }
 
 asio::awaitable<void> Link::writer() {
-  auto& lowest = beast::get_lowest_layer(stream_);
-  std::vector<std::string> batch;
-  std::vector<asio::const_buffer> buffers;
+  std::string batch;
   while (!closed_) {
     batch.clear();
-    size_t size = 0;
-    while (!control_.empty() && size < kBatch) {
-      size += control_.front().size();
-      batch.push_back(std::move(control_.front()));
+    while (!control_.empty() && batch.size() < kBatch) {
+      batch += control_.front();
       control_.pop_front();
     }
     // One frame per ready session per round, until the batch is full.
-    while (!ready_.empty() && size < kBatch) {
+    while (!ready_.empty() && batch.size() < kBatch) {
       const uint32_t id = ready_.front();
       ready_.pop_front();
       auto it = sessions_.find(id);
@@ -134,8 +258,7 @@ asio::awaitable<void> Link::writer() {
         continue;
       }
       q.bytes -= q.frames.front().size() - kHeaderSize;
-      size += q.frames.front().size();
-      batch.push_back(std::move(q.frames.front()));
+      batch += q.frames.front();
       q.frames.pop_front();
       if (q.frames.empty()) {
         sessions_.erase(it);
@@ -143,25 +266,34 @@ asio::awaitable<void> Link::writer() {
         ready_.push_back(id);
       }
     }
-    if (batch.empty()) {
-      if (closing_) break;
-      wake_.expires_at(asio::steady_timer::time_point::max());
-      co_await wake_.async_wait(tuple_awaitable);
-      continue;
+    if (batch.empty()) break;
+    size_t off = 0;
+    while (off < batch.size()) {
+      size_t n = 0;
+      ERR_clear_error();
+      const int r = SSL_write_ex(ssl_, batch.data() + off, batch.size() - off, &n);
+      if (r == 1) {
+        off += n;
+        bytes_out_ += n;
+        write_blocked_ = false;
+        continue;
+      }
+      if (!write_blocked_) {
+        write_blocked_ = true;
+        write_blocked_since_ = Clock::now();
+      }
+      const Want w = want_of(r);
+      if (w == Want::failed || !co_await wait(w)) {
+        abort();
+        writing_ = false;
+        co_return;
+      }
     }
-    buffers.clear();
-    for (auto& f : batch) buffers.emplace_back(asio::buffer(f));
-    lowest.expires_after(idle_);
-    auto [ec, n] = co_await asio::async_write(stream_, buffers, tuple_awaitable);
-    bytes_out_ += n;
-    if (ec) {
-      abort();
-      co_return;
-    }
+    write_blocked_ = false;
   }
   if (closing_ && !closed_) {
-    lowest.expires_after(std::chrono::seconds(2));
-    co_await stream_.async_shutdown(tuple_awaitable);
+    ERR_clear_error();
+    SSL_shutdown(ssl_);  // one close_notify, best effort: the link is done either way
     abort();
   }
   writing_ = false;
@@ -170,12 +302,7 @@ asio::awaitable<void> Link::writer() {
 void Link::close() {
   if (closed_ || closing_) return;
   closing_ = true;
-  if (!writing_) {
-    writing_ = true;
-    asio::co_spawn(stream_.get_executor(), [self = shared_from_this()] { return self->writer(); }, asio::detached);
-  } else {
-    wake_.cancel();
-  }
+  spawn_writer();
 }
 
 void Link::abort() {
@@ -184,44 +311,39 @@ void Link::abort() {
   control_.clear();
   sessions_.clear();
   ready_.clear();
-  wake_.cancel();
+  watchdog_timer_.cancel();
   boost::system::error_code ec;
-  beast::get_lowest_layer(stream_).socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  beast::get_lowest_layer(stream_).socket().close(ec);
+  socket_.cancel(ec);
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
 }
 
 std::string Link::exporter() {
   std::string out(32, '\0');
-  if (SSL_export_keying_material(stream_.native_handle(), reinterpret_cast<unsigned char*>(out.data()), out.size(),
-                                 kExporterLabel.data(), kExporterLabel.size(), nullptr, 0, 0) != 1)
+  if (SSL_export_keying_material(ssl_, reinterpret_cast<unsigned char*>(out.data()), out.size(), kExporterLabel.data(),
+                                 kExporterLabel.size(), nullptr, 0, 0) != 1)
     return {};
   return out;
 }
 
-std::string peer_fingerprint(SSL* ssl) {
-  X509* cert = SSL_get0_peer_certificate(ssl);
-  return cert ? certificate_fingerprint(cert) : std::string();
-}
-
-std::string handshake_failure(SSL* ssl, const boost::system::error_code& ec) {
+std::string handshake_failure(SSL* ssl, const std::string& fallback) {
   if (SSL_get_verify_result(ssl) == X509_V_ERR_CERT_REJECTED)
     return "its certificate " + last_refused_fingerprint + " is not the pinned one (possible interception)";
-  return ec.message();
+  return fallback;
 }
 
 void configure_pinned_client(asio::ssl::context& ctx, const std::string& pin) {
-  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_3_VERSION);
-  ctx.set_verify_mode(asio::ssl::verify_peer);
-  // The chain is not checked against any authority: the pin is the whole trust decision.
-  ctx.set_verify_callback([pin](bool, asio::ssl::verify_context& vc) {
-    X509_STORE_CTX* store = vc.native_handle();
-    if (X509_STORE_CTX_get_error_depth(store) != 0) return true;
-    X509* cert = X509_STORE_CTX_get_current_cert(store);
-    last_refused_fingerprint = cert ? certificate_fingerprint(cert) : std::string();
-    if (cert && crypto::equal_constant_time(last_refused_fingerprint, pin)) return true;
-    X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REJECTED);
-    return false;
-  });
+  SSL_CTX* c = ctx.native_handle();
+  SSL_CTX_set_min_proto_version(c, TLS1_3_VERSION);
+  SSL_CTX_set_ex_data(c, pin_index(), new std::string(pin));
+  SSL_CTX_set_verify(c, SSL_VERIFY_PEER, verify_pin);
+}
+
+void configure_relay_server(asio::ssl::context& ctx) {
+  SSL_CTX* c = ctx.native_handle();
+  SSL_CTX_set_min_proto_version(c, TLS1_3_VERSION);
+  SSL_CTX_set_num_tickets(c, 0);  // nobody resumes: tickets would cost memory and bytes for nothing
+  SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
 }
 
 asio::awaitable<std::shared_ptr<Link>> dial(asio::ssl::context& ctx, const std::string& host, const std::string& port,
@@ -234,22 +356,30 @@ asio::awaitable<std::shared_ptr<Link>> dial(asio::ssl::context& ctx, const std::
     *error = "cannot resolve " + host + ": " + rec.message();
     co_return nullptr;
   }
-  Link::Stream stream(beast::tcp_stream(ex), ctx);
-  auto& lowest = beast::get_lowest_layer(stream);
-  lowest.expires_after(timeout);
-  auto [cec, ep] = co_await lowest.async_connect(results, tuple_awaitable);
+  auto socket = std::make_shared<asio::ip::tcp::socket>(ex);
+  asio::steady_timer deadline(ex);
+  deadline.expires_after(timeout);
+  deadline.async_wait([socket](boost::system::error_code ec) {
+    if (!ec) {
+      boost::system::error_code ignored;
+      socket->close(ignored);
+    }
+  });
+  auto [cec, ep] = co_await asio::async_connect(*socket, results, tuple_awaitable);
+  const bool timed_out = !socket->is_open();
+  deadline.cancel();
   if (cec) {
-    *error = "cannot connect to " + host + ":" + port + ": " + (cec == beast::error::timeout ? "timed out" : cec.message());
+    *error = "cannot connect to " + host + ":" + port + ": " + (timed_out ? "timed out" : cec.message());
     co_return nullptr;
   }
-  SSL_ctrl(stream.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(host.c_str()));
-  lowest.expires_after(timeout);
-  auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::client, tuple_awaitable);
-  if (hec) {
-    *error = "TLS handshake with " + host + ":" + port + " failed: " + handshake_failure(stream.native_handle(), hec);
+  auto link = std::make_shared<Link>(std::move(*socket), ctx.native_handle(), false, idle);
+  link->set_server_name(host);
+  std::string why;
+  if (!co_await link->handshake(timeout, &why)) {
+    *error = "TLS handshake with " + host + ":" + port + " failed: " + why;
     co_return nullptr;
   }
-  co_return std::make_shared<Link>(std::move(stream), idle);
+  co_return link;
 }
 
 }  // namespace freehold::relay

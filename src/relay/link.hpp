@@ -1,17 +1,18 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// One framed TLS connection of the relay protocol, used by all three parties. The owner's coroutine reads frames
-// one at a time; sends are queued and written by the link's own writer, which serves control frames first and then
-// the sessions round-robin, one frame each, in batches of up to 256 KiB: a bulk stream never starves a request.
-// Every read and write has the link's idle deadline. For the I/O thread only.
+// One framed TLS 1.3 connection of the relay protocol, used by all three parties. OpenSSL runs directly on the
+// non-blocking socket and the link waits for readiness, not with a buffer: an idle link holds no I/O buffer at all
+// (the relay keeps ten thousand of them). The owner's coroutine reads frames one at a time; sends are queued and
+// written by a writer that exists only while there is something to write, serving control frames first and then
+// the sessions round-robin, one frame each: a bulk stream never starves a request. A watchdog ends a link that
+// reads nothing, or cannot write, for the idle limit. For the I/O thread only.
 #pragma once
+
+#include <openssl/types.h>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
 #include <deque>
 #include <memory>
@@ -25,16 +26,24 @@ namespace freehold::relay {
 
 class Link final : public std::enable_shared_from_this<Link> {
  public:
-  using Stream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
   struct Frame {
     FrameHeader header;
     std::string payload;
   };
 
-  Link(Stream stream, std::chrono::seconds idle);
+  // Takes a connected socket; the TLS handshake is handshake()'s. `ctx` must outlive the link.
+  Link(boost::asio::ip::tcp::socket socket, SSL_CTX* ctx, bool server, std::chrono::seconds idle);
+  ~Link();
+  Link(const Link&) = delete;
+  Link& operator=(const Link&) = delete;
+
+  // The name a client asks for (SNI).
+  void set_server_name(const std::string& host);
+  // The TLS handshake within `timeout`; the error says why not (for a client, a refused pin names what it saw).
+  [[nodiscard]] boost::asio::awaitable<bool> handshake(std::chrono::seconds timeout, std::string* error);
   // The next frame; nullopt at the end of the link, with `error` saying why (closed, timed out, malformed).
   [[nodiscard]] boost::asio::awaitable<std::optional<Frame>> read(std::string* error);
-  // The deadline of each read and write from now on (admission uses a short one, an admitted link the idle limit).
+  // The deadline for reading anything, and for any write to progress, from now on.
   void set_idle(std::chrono::seconds idle) { idle_ = idle; }
   // Queues a frame. A session's data and close frames wait their turn, in order, behind other sessions'; all
   // others (credit, control) go first.
@@ -50,20 +59,25 @@ class Link final : public std::enable_shared_from_this<Link> {
   [[nodiscard]] bool closed() const { return closed_; }
   // RFC 8446 §7.5 exporter of this TLS connection, kExporterLabel, 32 bytes: what auth signatures are bound to.
   [[nodiscard]] std::string exporter();
-  [[nodiscard]] std::string remote_address() const { return remote_; }
-  [[nodiscard]] Stream& stream() { return stream_; }
-  // Bytes written and read so far, frames included.
+  [[nodiscard]] const std::string& remote_address() const { return remote_; }
   [[nodiscard]] uint64_t bytes_out() const { return bytes_out_; }
   [[nodiscard]] uint64_t bytes_in() const { return bytes_in_; }
 
  private:
+  enum class Want { none, read, write, failed };
+  boost::asio::awaitable<bool> wait(Want want);
   boost::asio::awaitable<void> writer();
-  void wake();
+  boost::asio::awaitable<void> watchdog();
+  void spawn_writer();
+  Want want_of(int ret);
 
-  Stream stream_;
+  boost::asio::ip::tcp::socket socket_;
+  SSL* ssl_ = nullptr;
+  bool server_;
   std::chrono::seconds idle_;
   std::string remote_;
-  boost::beast::flat_buffer in_;
+  std::string in_;       // bytes read and not yet parsed; empty (no capacity) while idle
+  size_t in_start_ = 0;  // parse position in in_
   std::deque<std::string> control_;
   struct Queue {
     std::deque<std::string> frames;
@@ -72,22 +86,23 @@ class Link final : public std::enable_shared_from_this<Link> {
   };
   std::unordered_map<uint32_t, Queue> sessions_;
   std::deque<uint32_t> ready_;
-  boost::asio::steady_timer wake_;
-  bool writing_ = false;
-  bool closing_ = false;
-  bool closed_ = false;
+  bool writing_ = false, closing_ = false, closed_ = false, shut_down_ = false;
+  boost::asio::steady_timer watchdog_timer_;
+  std::chrono::steady_clock::time_point last_read_, write_blocked_since_;
+  bool write_blocked_ = false;
+  std::string end_reason_;
   uint64_t bytes_out_ = 0, bytes_in_ = 0;
 };
 
 // A TLS client context for links to a relay: TLS 1.3 only, and the relay's certificate accepted only if its SHA-256
 // fingerprint ("AB:CD:…") is `pin`. Certificate authorities play no part.
 void configure_pinned_client(boost::asio::ssl::context& ctx, const std::string& pin);
+// The server side's context settings: TLS 1.3 only, no session tickets, buffers released while idle.
+void configure_relay_server(boost::asio::ssl::context& ctx);
 // Why a pinned TLS handshake failed: the refused fingerprint when the pin did not match, else the error.
-[[nodiscard]] std::string handshake_failure(SSL* ssl, const boost::system::error_code& ec);
-// "AB:CD:…" of the peer certificate, as the pin compares it.
-[[nodiscard]] std::string peer_fingerprint(SSL* ssl);
+[[nodiscard]] std::string handshake_failure(SSL* ssl, const std::string& fallback);
 
-// Dials host:port, completes the TLS handshake (pinned as configured on `ctx`) within `timeout`.
+// Dials host:port and completes the TLS handshake (pinned as configured on `ctx`) within `timeout`.
 [[nodiscard]] boost::asio::awaitable<std::shared_ptr<Link>> dial(boost::asio::ssl::context& ctx, const std::string& host,
                                                                  const std::string& port, std::chrono::seconds timeout,
                                                                  std::chrono::seconds idle, std::string* error);

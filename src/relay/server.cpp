@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <cstring>
@@ -126,11 +127,9 @@ struct RelayServer::Impl : std::enable_shared_from_this<Impl> {
   asio::awaitable<void> serve(asio::ip::tcp::socket socket, net::ConnectionSlot slot) {
     (void)slot;
     auto self = shared_from_this();
-    Link::Stream stream(beast::tcp_stream(std::move(socket)), tls);
-    beast::get_lowest_layer(stream).expires_after(limits.handshake);
-    auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server, tuple_awaitable);
-    if (hec) co_return;  // scanners and wrong pins: nothing to log per attempt
-    auto link = std::make_shared<Link>(std::move(stream), limits.handshake);
+    auto link = std::make_shared<Link>(std::move(socket), tls.native_handle(), true, limits.handshake);
+    std::string herror;
+    if (!co_await link->handshake(limits.handshake, &herror)) co_return;  // scanners, wrong pins: not logged
     auto peer = co_await admit(link);
     if (!peer) {
       link->close();
