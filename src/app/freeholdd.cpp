@@ -550,6 +550,10 @@ class Daemon final {
       std::printf("  MQTT:              %s, topics %s/#\n", cfg().get_string("mqtt.url").c_str(),
                   mqtt_->topics().base().c_str());
     }
+    if (relay_ && relay_identity_) {
+      std::printf("  relay:             %s, device ID %s\n", cfg().get_string("relay.url").c_str(),
+                  relay::id_text(relay_identity_->id()).c_str());
+    }
     if (!demo_password_.empty()) {
       std::printf("\nAdmin credentials (shown only this once):\n  username: admin\n  password: %s\n\n",
                   demo_password_.c_str());
