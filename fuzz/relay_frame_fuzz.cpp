@@ -13,6 +13,7 @@
 
 #include "relay/frame.hpp"
 #include "relay/identity.hpp"
+#include "relay/messages.hpp"
 #include "relay/noise.hpp"
 
 namespace {
@@ -42,6 +43,8 @@ void handshake(std::string_view message) {
   auto hs = noise::Handshake::responder(device().x25519_secret(), session_prologue(device().id()));
   const auto payload = hs.read_request(message);
   if (!payload) return;
+  std::string error;
+  if (!parse_session_request(*payload, &error) && error.empty()) std::abort();  // a refusal always says why
   if (payload->size() + 32 + 32 + 2 * noise::kTagSize != message.size()) std::abort();  // e, s + tag, payload + tag
   const auto answer = hs.write_response(R"({"ok":false,"error":"not_paired","message":"fuzz"})");
   if (answer.size() < 32 + noise::kTagSize) std::abort();
@@ -140,5 +143,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
   noise::CipherState other;
   other.set_key(transport_key());
   open(other, in);
+  // Both handshake payloads' parsers, on the raw bytes (the client reads the device's answer with the second).
+  std::string error;
+  if (!parse_session_request(in, &error) && error.empty()) std::abort();
+  const auto answer = parse_session_answer(in);
+  if (answer.ok == answer.role.empty()) std::abort();  // admitted with a role, or refused
   return 0;
 }

@@ -8,7 +8,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cstring>
-#include <nlohmann/json.hpp>
 #include <random>
 #include <deque>
 #include <unordered_map>
@@ -203,24 +202,19 @@ struct DeviceLink::Impl : std::enable_shared_from_this<Impl> {
     auto request = hs.read_request(std::string_view(f.payload).substr(asked.size()));
     if (!request) co_return refuse_plain(CloseReason::decrypt_failed, "the request is not for this device's key");
     Admission a;
-    std::string service;
-    PublicKey client_key{};
-    try {
-      const auto j = nlohmann::json::parse(*request);
-      if (j.value("v", 0) != 1) throw std::runtime_error("version");
-      service = j.at("service").get<std::string>();
-      const auto key = parse_key(j.at("key").get<std::string>());
-      const auto x = key ? x25519_of(*key) : std::nullopt;
-      if (key) client_key = *key;
-      if (!x || *x != hs.remote_static()) {
-        a = {false, "", "grant_invalid", "the client key in the request is not the key of the handshake"};
-      } else if (!options.services.contains(service)) {
-        a = {false, "", "unknown_service", "this device offers no service \"" + service + "\" through the relay"};
-      } else {
-        a = options.admit(*key, service, j.value("grant", std::string()));
-      }
-    } catch (const std::exception&) {
-      a = {false, "", "bad_request", "the session request is not the expected JSON"};
+    std::string why;
+    const auto req = parse_session_request(*request, &why);
+    const std::string service = req ? req->service : std::string();
+    const PublicKey client_key = req ? req->key : PublicKey{};
+    const auto x = req ? x25519_of(req->key) : std::nullopt;
+    if (!req) {
+      a = {false, "", "bad_request", why};
+    } else if (!x || *x != hs.remote_static()) {
+      a = {false, "", "key_mismatch", "the client key in the request is not the key of the handshake"};
+    } else if (!options.services.contains(service)) {
+      a = {false, "", "unknown_service", "this device offers no service \"" + service + "\" through the relay"};
+    } else {
+      a = options.admit(req->key, service, req->grant);
     }
     asio::ip::tcp::socket local(io);
     if (a.ok) {
@@ -228,9 +222,7 @@ struct DeviceLink::Impl : std::enable_shared_from_this<Impl> {
                                                tuple_awaitable);
       if (ec) a = {false, "", "service_unavailable", "the device's " + service + " service is not running"};
     }
-    nlohmann::json answer = a.ok ? nlohmann::json{{"ok", true}, {"role", a.role}}
-                                 : nlohmann::json{{"ok", false}, {"error", a.error}, {"message", a.message}};
-    l->send(FrameType::accept, sid, hs.write_response(answer.dump()));
+    l->send(FrameType::accept, sid, hs.write_response(session_answer_json(a)));
     if (!a.ok) {
       log::notice("relay.session_refused", {{"error", a.error}, {"service", service}});
       l->send(FrameType::close, sid, close_payload(CloseReason::refused, a.error));
@@ -365,10 +357,8 @@ struct ClientConnect::Impl : std::enable_shared_from_this<Impl> {
       const uint32_t sid = next_session++;
       auto hs = noise::Handshake::initiator(identity.x25519_secret(), *x25519_of(options.device_key),
                                             session_prologue(options.device));
-      nlohmann::json req{{"v", 1}, {"service", service}, {"key", key_text(identity.public_key())}};
-      if (!options.grant.empty()) req["grant"] = options.grant;
       std::string open(reinterpret_cast<const char*>(options.device.data()), options.device.size());
-      open += hs.write_request(req.dump());
+      open += hs.write_request(session_request_json({service, identity.public_key(), options.grant}));
       link->send(FrameType::open, sid, open);
       pending[sid] = std::make_unique<Pending>(Pending{std::move(hs), std::move(socket), service});
     }
@@ -390,11 +380,9 @@ struct ClientConnect::Impl : std::enable_shared_from_this<Impl> {
       problem("key mismatch: the answer was not made with the device's key (possible interception); refused");
       return;
     }
-    nlohmann::json j = nlohmann::json::parse(*answer, nullptr, false);
-    if (!j.is_object() || !j.value("ok", false)) {
-      problem("the device refused the session: " + (j.is_object() ? j.value("error", std::string("?")) + ": " +
-                                                                         j.value("message", std::string())
-                                                                   : std::string("unreadable answer")));
+    const Admission verdict = parse_session_answer(*answer);
+    if (!verdict.ok) {
+      problem("the device refused the session: " + verdict.error + ": " + verdict.message);
       return;
     }
     auto weak = weak_from_this();

@@ -17,6 +17,7 @@
 #include "core/tunnels.hpp"
 #include "relay/frame.hpp"
 #include "relay/identity.hpp"
+#include "relay/messages.hpp"
 
 namespace freehold::relay {
 
@@ -28,13 +29,6 @@ struct RelayAddress {
 // "relay://host:port" or "host:port"; the error names what is wrong.
 [[nodiscard]] std::optional<RelayAddress> parse_relay_url(const std::string& url, std::string* error);
 
-// What the device decides about a client that completed the handshake.
-struct Admission {
-  bool ok = false;
-  std::string role;     // admin, operator, viewer
-  std::string error;    // not_paired, revoked, grant_expired, grant_invalid, unknown_service
-  std::string message;  // for the client's user
-};
 
 struct DeviceLinkOptions {
   RelayAddress relay;

@@ -69,7 +69,7 @@ struct ApiDeps {
   std::function<FeedOrError(std::string_view stream)> live = nullptr;
   // Connections from the relay link: their client's role stands in for a login (core/tunnels.hpp).
   const Tunnels* tunnels = nullptr;
-  RelayHooks relay;
+  RelayHooks relay = {};
 };
 
 class Api final {

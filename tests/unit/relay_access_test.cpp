@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "relay/access.hpp"
+#include "relay/messages.hpp"
 
 namespace freehold::relay {
 namespace {
@@ -97,6 +98,48 @@ TEST(RelayAccess, ADamagedFileIsAnErrorNotAnEmptyList) {
   std::string error;
   EXPECT_FALSE(ClientAccess::load(f.path, &error));
   EXPECT_NE(error.find(f.path.string()), std::string::npos);
+}
+
+}  // namespace
+}  // namespace freehold::relay
+
+namespace freehold::relay {
+namespace {
+
+TEST(RelayMessages, TheRequestRoundTripsAndOnlyTheDocumentedShapeParses) {
+  const auto client = Identity::generate();
+  const SessionRequest r{"rtsp", client.public_key(), ""};
+  std::string error;
+  const auto back = parse_session_request(session_request_json(r), &error);
+  ASSERT_TRUE(back) << error;
+  EXPECT_EQ(back->service, "rtsp");
+  EXPECT_EQ(back->key, client.public_key());
+  EXPECT_TRUE(back->grant.empty());
+  const std::string key = key_text(client.public_key());
+  for (const std::string& bad : std::vector<std::string>{"[]", "{}", "not json", R"({"v":2,"service":"rtsp","key":")" + key + "\"}",
+                                R"({"v":"1","service":"rtsp","key":")" + key + "\"}",
+                                R"({"v":1,"service":7,"key":")" + key + "\"}", R"({"v":1,"service":"rtsp"})",
+                                R"({"v":1,"service":"rtsp","key":"short"})",
+                                R"({"v":1,"service":"rtsp","key":")" + key + R"(","grant":["x"]})",
+                                R"({"v":1,"service":")" + std::string(2000, 'a') + R"(","key":")" + key + "\"}"}) {
+    error.clear();
+    EXPECT_FALSE(parse_session_request(bad, &error)) << bad;
+    EXPECT_FALSE(error.empty()) << bad;
+  }
+}
+
+TEST(RelayMessages, AnswersParseAndAnythingElseIsARefusal) {
+  EXPECT_EQ(parse_session_answer(session_answer_json({true, "viewer", "", ""})).role, "viewer");
+  const auto no = parse_session_answer(session_answer_json({false, "", "revoked", "client x was revoked"}));
+  EXPECT_FALSE(no.ok);
+  EXPECT_EQ(no.error, "revoked");
+  EXPECT_EQ(no.message, "client x was revoked");
+  for (const char* bad : {"", "{}", R"({"ok":"yes"})", R"({"ok":true})", R"({"ok":true,"role":"root"})",
+                          R"({"ok":false})", "[true]"}) {
+    const auto a = parse_session_answer(bad);
+    EXPECT_FALSE(a.ok) << bad;
+    EXPECT_EQ(a.error, "bad_answer") << bad;
+  }
 }
 
 }  // namespace
