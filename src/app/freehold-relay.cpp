@@ -34,7 +34,9 @@ constexpr const char* kUsage =
     "       freehold-relay list [--access FILE]\n"
     "\n"
     "The configuration file (TOML) has the same keys as the options, under [relay]: listen, cert, key (PEM files),\n"
-    "self_signed (a directory for a generated certificate, for testing), access, metrics, sessions_per_device.\n"
+    "self_signed (a directory for a generated certificate, for testing), access, metrics; and the limits\n"
+    "sessions_per_device (64), opens_per_second (10) and open_burst (40) per source address, unknown_per_minute (6),\n"
+    "idle_timeout_s (90), max_links (20000).\n"
     "The access file defaults to ./access.toml.\n";
 
 struct Settings {
@@ -43,6 +45,8 @@ struct Settings {
   std::string access = "access.toml";
   std::string metrics;
   int64_t sessions_per_device = 64;
+  double opens_per_second = 10, open_burst = 40, unknown_per_minute = 6;
+  int64_t idle_timeout_s = 90, max_links = 20000;
 };
 
 bool split_address(const std::string& text, std::string* host, uint16_t* port) {
@@ -60,6 +64,12 @@ bool split_address(const std::string& text, std::string* host, uint16_t* port) {
   return true;
 }
 
+std::string number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
 std::optional<std::string> read_config(const std::string& file, Settings* s) {
   try {
     const auto t = toml::parse_file(file);
@@ -67,12 +77,31 @@ std::optional<std::string> read_config(const std::string& file, Settings* s) {
     if (!r) return file + ": no [relay] table";
     for (const auto& [k, v] : *r) {
       const std::string key(k.str());
-      if (key == "sessions_per_device") {
-        const auto n = v.value<int64_t>();
-        if (!n || *n < 1 || *n > 4096) return file + ": relay.sessions_per_device must be 1..4096";
-        s->sessions_per_device = *n;
-        continue;
+      // Limits: name, where it goes, its range.
+      struct Limit {
+        const char* name;
+        double* real;
+        int64_t* whole;
+        double min, max;
+      };
+      const Limit limits[] = {{"sessions_per_device", nullptr, &s->sessions_per_device, 1, 4096},
+                              {"opens_per_second", &s->opens_per_second, nullptr, 0.1, 100000},
+                              {"open_burst", &s->open_burst, nullptr, 1, 100000},
+                              {"unknown_per_minute", &s->unknown_per_minute, nullptr, 1, 10000},
+                              {"idle_timeout_s", nullptr, &s->idle_timeout_s, 30, 3600},
+                              {"max_links", nullptr, &s->max_links, 1, 1000000}};
+      bool known = false;
+      for (const auto& l : limits) {
+        if (key != l.name) continue;
+        known = true;
+        const auto n = v.value<double>();
+        if (!n || *n < l.min || *n > l.max || (l.whole && *n != static_cast<double>(static_cast<int64_t>(*n))))
+          return file + ": relay." + key + " must be a " + (l.whole ? "whole " : "") + "number from " + number(l.min) +
+                 " to " + number(l.max);
+        if (l.real) *l.real = *n;
+        if (l.whole) *l.whole = static_cast<int64_t>(*n);
       }
+      if (known) continue;
       const auto str = v.value<std::string>();
       std::string* field = key == "listen" ? &s->listen : key == "cert" ? &s->cert : key == "key" ? &s->key
                          : key == "self_signed" ? &s->self_signed : key == "access" ? &s->access
@@ -247,6 +276,11 @@ int main(int argc, char** argv) {
   asio::io_context io(1);
   relay::RelayLimits limits;
   limits.sessions_per_device = static_cast<size_t>(s.sessions_per_device);
+  limits.opens_per_second = s.opens_per_second;
+  limits.open_burst = s.open_burst;
+  limits.unknown_per_minute = s.unknown_per_minute;
+  limits.idle = std::chrono::seconds(s.idle_timeout_s);
+  limits.max_links = static_cast<size_t>(s.max_links);
   relay::RelayServer server(io, tls, limits, [&]() -> const relay::AccessList& { return *access; });
   if (auto e = server.listen(host, port)) {
     std::fprintf(stderr, "freehold-relay: %s\n", e->c_str());
