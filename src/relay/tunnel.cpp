@@ -62,9 +62,9 @@ void Tunnel::on_frame(const Link::Frame& f) {
       return;
     case FrameType::close: {
       const auto c = parse_close(f.payload);
-      if (c.reason == CloseReason::normal && !in_eof_) {
-        // An orderly close counts only after the peer's authenticated end of stream: anyone on the path can send
-        // a close, and what it cuts short must look cut short.
+      if (c.reason == CloseReason::normal && !(in_eof_ && out_eof_)) {
+        // An orderly close counts only once both ends of stream were exchanged (the peer's one authenticated): anyone
+        // on the path can send a close, and what it cuts short must look cut short.
         end(CloseReason::protocol_error, "the session was closed before the end of the peer's stream", false);
         return;
       }
