@@ -34,7 +34,8 @@ constexpr const char* kUsage =
     "       freehold-relay list [--access FILE]\n"
     "\n"
     "The configuration file (TOML) has the same keys as the options, under [relay]: listen, cert, key (PEM files),\n"
-    "self_signed (a directory for a generated certificate, for testing), access, metrics; and the limits\n"
+    "self_signed (a directory for a generated certificate, for testing), access, metrics (127.0.0.1:9108 by default,\n"
+    "\"off\" for none); and the limits\n"
     "sessions_per_device (64), opens_per_second (10) and open_burst (40) per source address, unknown_per_minute (6),\n"
     "idle_timeout_s (90), max_links (20000).\n"
     "The access file defaults to ./access.toml.\n";
@@ -43,7 +44,7 @@ struct Settings {
   std::string listen = "0.0.0.0:443";
   std::string cert, key, self_signed;
   std::string access = "access.toml";
-  std::string metrics;
+  std::string metrics = "127.0.0.1:9108";  // empty: no metrics listener
   int64_t sessions_per_device = 64;
   double opens_per_second = 10, open_burst = 40, unknown_per_minute = 6;
   int64_t idle_timeout_s = 90, max_links = 20000;
@@ -116,7 +117,7 @@ std::optional<std::string> read_config(const std::string& file, Settings* s) {
   std::string host;
   uint16_t port = 0;
   if (!split_address(s->listen, &host, &port)) return "listen \"" + s->listen + "\" is not ADDRESS:PORT";
-  if (!s->metrics.empty() && !split_address(s->metrics, &host, &port))
+  if (!s->metrics.empty() && s->metrics != "off" && !split_address(s->metrics, &host, &port))
     return "metrics \"" + s->metrics + "\" is not ADDRESS:PORT";
   if (s->self_signed.empty() && (s->cert.empty() || s->key.empty()))
     return "a certificate is needed: cert and key (PEM files), or self_signed for testing";
@@ -286,7 +287,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "freehold-relay: %s\n", e->c_str());
     return 1;
   }
-  if (!s.metrics.empty()) {
+  if (!s.metrics.empty() && s.metrics != "off") {
     std::string mhost;
     uint16_t mport = 0;
     if (!split_address(s.metrics, &mhost, &mport)) {
