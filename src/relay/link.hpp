@@ -86,7 +86,7 @@ class Link final : public std::enable_shared_from_this<Link> {
   };
   std::unordered_map<uint32_t, Queue> sessions_;
   std::deque<uint32_t> ready_;
-  bool writing_ = false, closing_ = false, closed_ = false, shut_down_ = false;
+  bool writing_ = false, closing_ = false, closed_ = false;
   boost::asio::steady_timer watchdog_timer_;
   std::chrono::steady_clock::time_point last_read_, write_blocked_since_;
   bool write_blocked_ = false;
