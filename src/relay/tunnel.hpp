@@ -44,7 +44,7 @@ class Tunnel final : public std::enable_shared_from_this<Tunnel> {
   uint64_t received_unacked_ = 0;
   std::deque<std::string> to_local_;
   size_t to_local_wire_ = 0;  // wire bytes of what is queued for the local socket, credited once written
-  bool in_eof_ = false, peer_done_ = false, out_eof_ = false, local_eof_written_ = false, ended_ = false, writing_ = false;
+  bool in_eof_ = false, peer_done_ = false, out_eof_ = false, local_eof_written_ = false, ended_ = false;
   boost::asio::steady_timer credit_wait_, data_wait_;
 };
 
