@@ -386,10 +386,29 @@ def file_contains(path, needle, chunk=8 << 20):
             tail = block[-(len(needle) - 1):]
 
 
+def vm_size_kb(pid):
+    """The address space a process maps (VmSize), in KB, or None."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
 def gcore(pid, prefix):
     """Dumps the memory of `pid` with gdb's gcore; (core file, None) or (None, why not)."""
     if shutil.which("gcore") is None:
         return None, "gcore (gdb) is not installed"
+    # A sanitizer build maps terabytes of shadow memory, and gcore would write all of it: a core of a process that
+    # maps more than 4 GB is not attempted, nor one the disk could not hold twice over.
+    size = vm_size_kb(pid)
+    free = shutil.disk_usage(os.path.dirname(prefix)).free // 1024
+    if size is None or size > 4 * 1024 * 1024 or 2 * size > free:
+        return None, (f"process {pid} maps {size} KB (a sanitizer build's shadow memory?) and {free} KB are free on "
+                      "disk: no core")
     try:
         p = subprocess.run(["gcore", "-o", prefix, str(pid)], capture_output=True, text=True, timeout=90)
     except subprocess.TimeoutExpired:
