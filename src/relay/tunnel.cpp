@@ -140,6 +140,9 @@ void Tunnel::finish_if_done() {
 void Tunnel::end(CloseReason reason, const std::string& text, bool tell_peer) {
   if (ended_) return;
   ended_ = true;
+  // The owner's callback usually drops the owner's reference: this tunnel and the callback must outlive the call.
+  auto keep = shared_from_this();
+  auto on_end = std::move(on_end_);
   if (tell_peer && !link_->closed()) link_->send(FrameType::close, session_, close_payload(reason, text));
   boost::system::error_code ec;
   if (reason != CloseReason::normal) {
@@ -149,7 +152,7 @@ void Tunnel::end(CloseReason reason, const std::string& text, bool tell_peer) {
   local_.close(ec);
   credit_wait_.cancel();
   data_wait_.cancel();
-  if (on_end_) on_end_(reason, text);
+  if (on_end) on_end(reason, text);
 }
 
 }  // namespace freehold::relay
