@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Builds and runs every test: unit and end-to-end tests on the release build (g++), again under ASan+UBSan built
 # by g++ (the release compiler: its coroutine code is what ships), and again plus the fuzz targets under
-# ASan+UBSan built by clang. Set FREEHOLD_FUZZ_SECONDS to change the fuzzing time.
+# ASan+UBSan built by clang. The benchmarks' smoke tests and the network-namespace relay test run in the release
+# stage only (rates and timing mean nothing under a sanitizer; the relay's code paths run in e2e.relay in every
+# stage). Set FREEHOLD_FUZZ_SECONDS to change the fuzzing time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
