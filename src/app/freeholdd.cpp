@@ -723,6 +723,9 @@ class Daemon final {
     relay::DeviceLinkOptions o;
     o.relay = *address;
     o.tunnels = &tunnels_;
+    // The services listen on http.bind: the link reaches them on loopback when that is a wildcard.
+    const std::string bind = cfg().get_string("http.bind");
+    if (bind != "::" && bind != "0.0.0.0" && !bind.empty()) o.service_address = bind;
     o.services["https"] = server_->https_port();
     if (server_->plain_port()) o.services["http"] = server_->plain_port();
     if (onvif_) o.services["onvif"] = server_->plain_port() ? server_->plain_port() : server_->https_port();

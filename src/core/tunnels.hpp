@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Connections that the relay link opened to a local service on behalf of a client that proved its key end to end
-// (relay/). Keyed by each such loopback connection's source and destination ports (Linux may give one source port
-// to connections to different destinations): a server that sees a request from 127.0.0.1:<source> on its port
-// <destination> knows it came through the tunnel, from whom and with which role, and asks for no password.
+// (relay/). Keyed by each such connection's source and destination ports (Linux may give one source port to
+// connections to different destinations) and checked against its source address, one of the device's own: a
+// server that sees a request from <that address>:<source> on its port <destination> knows it came through the
+// tunnel, from whom and with which role, and asks for no password.
 // Every authorisation rule by role still applies. An entry lives exactly as long as its connection. I/O thread only.
 #pragma once
 
@@ -23,22 +24,26 @@ struct TunnelPrincipal {
 
 class Tunnels final {
  public:
-  void add(uint16_t source_port, uint16_t service_port, TunnelPrincipal principal) {
-    by_port_[key(source_port, service_port)] = std::move(principal);
+  // `source_address` is the device's own address the link connected from (loopback, or http.bind's address).
+  void add(std::string source_address, uint16_t source_port, uint16_t service_port, TunnelPrincipal principal) {
+    by_port_[key(source_port, service_port)] = Entry{std::move(source_address), std::move(principal)};
   }
   void remove(uint16_t source_port, uint16_t service_port) { by_port_.erase(key(source_port, service_port)); }
   // The principal behind a connection from remote_address:remote_port to our local_port, or nullptr.
   [[nodiscard]] const TunnelPrincipal* find(std::string_view remote_address, uint16_t remote_port,
                                             uint16_t local_port) const {
-    if (remote_address != "127.0.0.1" && remote_address != "::1") return nullptr;
     auto it = by_port_.find(key(remote_port, local_port));
-    return it == by_port_.end() ? nullptr : &it->second;
+    return it == by_port_.end() || it->second.source_address != remote_address ? nullptr : &it->second.principal;
   }
   [[nodiscard]] size_t size() const { return by_port_.size(); }
 
  private:
   static uint32_t key(uint16_t source, uint16_t destination) { return (uint32_t{source} << 16) | destination; }
-  std::unordered_map<uint32_t, TunnelPrincipal> by_port_;
+  struct Entry {
+    std::string source_address;
+    TunnelPrincipal principal;
+  };
+  std::unordered_map<uint32_t, Entry> by_port_;
 };
 
 }  // namespace freehold

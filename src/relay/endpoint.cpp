@@ -218,8 +218,11 @@ struct DeviceLink::Impl : std::enable_shared_from_this<Impl> {
     }
     asio::ip::tcp::socket local(io);
     if (a.ok) {
-      auto [ec] = co_await local.async_connect({asio::ip::make_address("127.0.0.1"), options.services.at(service)},
-                                               tuple_awaitable);
+      boost::system::error_code aec;
+      const auto address = asio::ip::make_address(options.service_address, aec);
+      const asio::ip::tcp::endpoint target(aec ? asio::ip::make_address("127.0.0.1") : address,
+                                           options.services.at(service));
+      auto [ec] = co_await local.async_connect(target, tuple_awaitable);
       if (ec) a = {false, "", "service_unavailable", "the device's " + service + " service is not running"};
     }
     l->send(FrameType::accept, sid, hs.write_response(session_answer_json(a)));
@@ -229,10 +232,11 @@ struct DeviceLink::Impl : std::enable_shared_from_this<Impl> {
       co_return;
     }
     boost::system::error_code pec;
-    const uint16_t local_port = local.local_endpoint(pec).port();
+    const auto local_end = local.local_endpoint(pec);
+    const uint16_t local_port = local_end.port();
     const uint16_t service_port = options.services.at(service);
     if (options.tunnels && !pec)
-      options.tunnels->add(local_port, service_port,
+      options.tunnels->add(local_end.address().to_string(), local_port, service_port,
                            TunnelPrincipal{id_text(id_of(client_key)), parse_role(a.role).value_or(freehold::Role::viewer)});
     log::info("relay.session", {{"client", id_text(id_of(client_key))}, {"service", service}, {"role", a.role}});
     auto weak = weak_from_this();

@@ -32,7 +32,8 @@ struct RelayAddress {
 
 struct DeviceLinkOptions {
   RelayAddress relay;
-  std::map<std::string, uint16_t> services;  // "rtsp" -> 554, "https" -> 443, … on 127.0.0.1
+  std::map<std::string, uint16_t> services;  // "rtsp" -> 554, "https" -> 443, … on service_address
+  std::string service_address = "127.0.0.1";  // where the services listen: loopback, or their bind address
   std::function<Admission(const PublicKey& client, const std::string& service, const std::string& grant)> admit;
   std::chrono::milliseconds backoff_min{3000}, backoff_max{30000};
   // Where each admitted session's local connection is registered with its client's role (core/tunnels.hpp).

@@ -40,6 +40,18 @@ constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 
+// A request URI for the audit log: clients put credentials in it (rtsp://user:password@host/...), which must never
+// be recorded.
+std::string without_userinfo(std::string_view uri) {
+  const auto scheme = uri.find("://");
+  if (scheme == std::string_view::npos) return std::string(uri);
+  const auto authority = scheme + 3;
+  const auto end = uri.find('/', authority);
+  const auto at = uri.rfind('@', end == std::string_view::npos ? uri.size() : end);
+  if (at == std::string_view::npos || at < authority) return std::string(uri);
+  return std::string(uri.substr(0, authority)) + std::string(uri.substr(at + 1));
+}
+
 constexpr std::string_view kServerName = "freeholdd";
 constexpr std::size_t kBatchFrames = 32;
 constexpr std::chrono::seconds kWriteStall{10};
@@ -254,7 +266,7 @@ struct Server::Impl {
     if (const auto* t = deps.tunnels ? deps.tunnels->find(c.remote, c.remote_port, c.local_port) : nullptr) {
       if (c.user != t->user()) {
         c.user = t->user();
-        deps.audit.record(c.user, "relay", "rtsp_login", req.uri);
+        deps.audit.record(c.user, "relay", "rtsp_login", without_userinfo(req.uri));
       }
       return std::nullopt;  // every role may watch
     }
@@ -297,7 +309,7 @@ struct Server::Impl {
     if (outcome.status == Status::ok) {
       if (c.user != username) {
         c.user = username;
-        deps.audit.record("user:" + c.user, c.remote, c.tls ? "rtsps_login" : "rtsp_login", req.uri);
+        deps.audit.record("user:" + c.user, c.remote, c.tls ? "rtsps_login" : "rtsp_login", without_userinfo(req.uri));
       }
       return std::nullopt;
     }
