@@ -30,7 +30,6 @@ tcpdump, iptables and iproute2 (scripts/deps.sh test).
     sudo /usr/bin/python3 tests/e2e/relay_netns_test.py --bin-dir build/bin
 """
 
-import argparse
 import contextlib
 import ctypes
 import http.client
@@ -764,16 +763,7 @@ def skip(why):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--bin-dir", help="the directory with freeholdd, freehold-relay and freehold")
-    ap.add_argument("--bin", help="freeholdd")
-    ap.add_argument("--relay", help="freehold-relay")
-    ap.add_argument("--cli", help="freehold")
-    args = ap.parse_args()
-    bin_dir = args.bin_dir or "build/bin"
-    args.bin = os.path.abspath(args.bin or os.path.join(bin_dir, "freeholdd"))
-    args.relay = os.path.abspath(args.relay or os.path.join(bin_dir, "freehold-relay"))
-    args.cli = os.path.abspath(args.cli or os.path.join(bin_dir, "freehold"))
+    args = rt.binaries(__doc__.splitlines()[0])
 
     if os.geteuid() != 0:
         return skip("needs root (network namespaces, iptables); CI runs it with sudo")

@@ -936,8 +936,9 @@ def section(name, fn, *args):
         print(f"      ({time.monotonic() - t0:.1f} s)", flush=True)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def binaries(description):
+    """The command line of the relay tests: where freeholdd, freehold-relay and freehold are (absolute paths)."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--bin-dir", help="the directory with freeholdd, freehold-relay and freehold")
     ap.add_argument("--bin", help="freeholdd")
     ap.add_argument("--relay", help="freehold-relay")
@@ -947,6 +948,11 @@ def main():
     args.bin = os.path.abspath(args.bin or os.path.join(bin_dir, "freeholdd"))
     args.relay = os.path.abspath(args.relay or os.path.join(bin_dir, "freehold-relay"))
     args.cli = os.path.abspath(args.cli or os.path.join(bin_dir, "freehold"))
+    return args
+
+
+def main():
+    args = binaries(__doc__.splitlines()[0])
     missing = [p for p in (args.bin, args.relay, args.cli) if not os.access(p, os.X_OK)]
     missing += [t for t in ("curl", "ffprobe", "openssl") if shutil.which(t) is None]
     if missing:
