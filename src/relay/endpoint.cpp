@@ -172,7 +172,7 @@ struct DeviceLink::Impl : std::enable_shared_from_this<Impl> {
         case FrameType::open: co_await open(l, *f); break;
         case FrameType::data: case FrameType::credit: case FrameType::close:
           if (sid == 0) co_return "the relay closed the link: " + parse_close(f->payload).text;
-          if (auto it = tunnels.find(sid); it != tunnels.end()) it->second->on_frame(*f);
+          if (auto it = tunnels.find(sid); it != tunnels.end()) it->second->on_frame(std::move(*f));
           break;
         default: co_return "unexpected frame from the relay";
       }
@@ -338,7 +338,7 @@ struct ClientConnect::Impl : std::enable_shared_from_this<Impl> {
       } else if (f->header.type == FrameType::accept || (f->header.type == FrameType::close && pending.contains(sid))) {
         answered(*f);
       } else if (auto it = tunnels.find(sid); it != tunnels.end()) {
-        it->second->on_frame(*f);
+        it->second->on_frame(std::move(*f));
       }
     }
     // Every local connection is reset, so that no application takes a cut stream for a complete one.

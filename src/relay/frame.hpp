@@ -49,7 +49,7 @@ enum class CloseReason : uint8_t {
 constexpr size_t kHeaderSize = 8;
 constexpr size_t kMaxPayload = 65535;
 constexpr uint8_t kVersion = 1;
-constexpr uint32_t kInitialWindow = 1 << 20;  // payload bytes each side may send on a session before credit
+constexpr uint32_t kInitialWindow = 4 << 20;  // payload bytes each side may send on a session before credit
 constexpr size_t kMaxCloseText = 200;
 
 struct FrameHeader {

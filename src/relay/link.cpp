@@ -21,7 +21,8 @@ namespace {
 
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 constexpr size_t kBatch = 256 * 1024;
-constexpr size_t kReadChunk = kHeaderSize + kMaxPayload;
+// Two whole frames: one being parsed while the next arrives.
+constexpr size_t kBufferSize = 2 * (kHeaderSize + kMaxPayload);
 using Clock = std::chrono::steady_clock;
 
 // The fingerprint the pin refused last on this thread, for the error message.
@@ -74,6 +75,7 @@ Link::Link(asio::ip::tcp::socket socket, SSL_CTX* ctx, bool server, std::chrono:
   ssl_ = SSL_new(ctx);
   SSL_set_fd(ssl_, static_cast<int>(socket_.native_handle()));  // the socket keeps the descriptor
   SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+  SSL_set_read_ahead(ssl_, 1);  // one read(2) for a record's header and body, and for several records
   if (server) {
     SSL_set_accept_state(ssl_);
   } else {
@@ -156,20 +158,17 @@ asio::awaitable<std::optional<Link::Frame>> Link::read(std::string* error) {
       *error = end_reason_.empty() ? "link closed" : end_reason_;
       co_return std::nullopt;
     }
-    const size_t avail = in_.size() - in_start_;
+    const size_t avail = in_end_ - in_start_;
     size_t need = kHeaderSize;
     if (avail >= kHeaderSize) {
-      const auto* p = reinterpret_cast<const unsigned char*>(in_.data() + in_start_);
+      const auto* p = reinterpret_cast<const unsigned char*>(in_.get() + in_start_);
       auto header = parse_header(p, error);
       if (!header) co_return std::nullopt;
       need = kHeaderSize + header->length;
       if (avail >= need) {
-        Frame f{*header, in_.substr(in_start_ + kHeaderSize, header->length)};
+        Frame f{*header, std::string(in_.get() + in_start_ + kHeaderSize, header->length)};
         in_start_ += need;
-        if (in_start_ == in_.size()) {
-          in_.clear();
-          in_start_ = 0;
-        }
+        if (in_start_ == in_end_) in_start_ = in_end_ = 0;
         if (auto e = check_payload(f.header, f.payload)) {
           *error = *e;
           co_return std::nullopt;
@@ -177,22 +176,25 @@ asio::awaitable<std::optional<Link::Frame>> Link::read(std::string* error) {
         co_return f;
       }
     }
-    if (in_start_ > 0) {
-      in_.erase(0, in_start_);
+    if (!in_) in_.reset(new char[kBufferSize]);  // not zero-filled: only what SSL_read writes is read
+    if (kBufferSize - in_end_ < need - avail) {  // make room for the rest of this frame
+      std::memmove(in_.get(), in_.get() + in_start_, avail);
       in_start_ = 0;
+      in_end_ = avail;
     }
-    const size_t old = in_.size();
-    in_.resize(old + std::max(need - avail, kReadChunk));
     size_t n = 0;
     ERR_clear_error();
-    const int r = SSL_read_ex(ssl_, in_.data() + old, in_.size() - old, &n);
-    in_.resize(old + (r == 1 ? n : 0));
+    const int r = SSL_read_ex(ssl_, in_.get() + in_end_, kBufferSize - in_end_, &n);
     if (r == 1) {
+      in_end_ += n;
       bytes_in_ += n;
       last_read_ = Clock::now();
       continue;
     }
-    if (in_.empty()) in_.shrink_to_fit();  // waiting holds no buffer
+    if (in_end_ == in_start_) {  // waiting holds no buffer
+      in_.reset();
+      in_start_ = in_end_ = 0;
+    }
     const Want w = want_of(r);
     if (w == Want::failed || !co_await wait(w)) {
       *error = end_reason_.empty() ? "link closed" : end_reason_;

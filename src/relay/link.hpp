@@ -76,8 +76,9 @@ class Link final : public std::enable_shared_from_this<Link> {
   bool server_;
   std::chrono::seconds idle_;
   std::string remote_;
-  std::string in_;       // bytes read and not yet parsed; empty (no capacity) while idle
-  size_t in_start_ = 0;  // parse position in in_
+  // Bytes read and not yet parsed, in [start_, end_); no buffer at all while the link waits for data.
+  std::unique_ptr<char[]> in_;
+  size_t in_start_ = 0, in_end_ = 0;
   std::deque<std::string> control_;
   struct Queue {
     std::deque<std::string> frames;

@@ -53,7 +53,7 @@ asio::awaitable<void> Tunnel::pump_out() {
   }
 }
 
-void Tunnel::on_frame(const Link::Frame& f) {
+void Tunnel::on_frame(Link::Frame&& f) {
   if (ended_) return;
   switch (f.header.type) {
     case FrameType::credit:
@@ -85,14 +85,16 @@ void Tunnel::on_frame(const Link::Frame& f) {
         end(CloseReason::protocol_error, "data after the end of the stream");
         return;
       }
-      std::string plain(f.payload.size() - noise::kTagSize, '\0');
-      if (!keys_.receive.open(reinterpret_cast<unsigned char*>(plain.data()),
-                              reinterpret_cast<const unsigned char*>(f.payload.data()), f.payload.size())) {
+      std::string plain = std::move(f.payload);
+      const size_t wire = plain.size();
+      auto* p = reinterpret_cast<unsigned char*>(plain.data());
+      if (!keys_.receive.open(p, p, wire)) {
         end(CloseReason::decrypt_failed, "a frame failed authentication: altered, replayed or reordered on the way");
         return;
       }
+      plain.resize(wire - noise::kTagSize);
       if (plain.empty()) in_eof_ = true;
-      to_local_wire_ += f.payload.size();
+      to_local_wire_ += wire;
       to_local_.push_back(std::move(plain));
       data_wait_.cancel();
       return;
@@ -127,7 +129,13 @@ asio::awaitable<void> Tunnel::pump_in() {
     }
     to_local_wire_ -= wire;
     received_unacked_ -= wire;
-    if (!peer_done_) link_->send(FrameType::credit, session_, credit_payload(static_cast<uint32_t>(wire)));
+    // Credit in batches of a quarter window (or when everything is delivered): fewer frames, and the sender
+    // never waits while three quarters of its window are still open.
+    credit_due_ += static_cast<uint32_t>(wire);
+    if (!peer_done_ && (credit_due_ >= kInitialWindow / 4 || to_local_.empty())) {
+      link_->send(FrameType::credit, session_, credit_payload(credit_due_));
+      credit_due_ = 0;
+    }
     finish_if_done();
   }
 }

@@ -25,8 +25,8 @@ class Tunnel final : public std::enable_shared_from_this<Tunnel> {
   Tunnel(std::shared_ptr<Link> link, uint32_t session, noise::Transport keys, boost::asio::ip::tcp::socket local,
          std::function<void(CloseReason, const std::string&)> on_end);
   void start();
-  // A data, credit or close frame of this session.
-  void on_frame(const Link::Frame& frame);
+  // A data, credit or close frame of this session (a data frame is decrypted in place).
+  void on_frame(Link::Frame&& frame);
   // Ends the session from this side: tells the peer (unless the link is gone) and resets the local connection.
   void end(CloseReason reason, const std::string& text, bool tell_peer = true);
 
@@ -42,6 +42,7 @@ class Tunnel final : public std::enable_shared_from_this<Tunnel> {
   std::function<void(CloseReason, const std::string&)> on_end_;
   uint64_t sent_ = 0, credited_ = kInitialWindow;  // bytes we sent; bytes the peer allowed
   uint64_t received_unacked_ = 0;
+  uint32_t credit_due_ = 0;  // delivered and not yet credited: sent in batches
   std::deque<std::string> to_local_;
   size_t to_local_wire_ = 0;  // wire bytes of what is queued for the local socket, credited once written
   bool in_eof_ = false, peer_done_ = false, out_eof_ = false, local_eof_written_ = false, ended_ = false;
