@@ -16,7 +16,7 @@ test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev p
            libgstrtspserver-1.0-dev python3-lxml python3-zeep libxml2-utils nodejs npm chromium
            opencv-doc python3-onnx python3-numpy python3-paho-mqtt rabbitmq-server
            iperf3 openssh-server openssh-client socat
-           iproute2 iptables tcpdump procps)
+           iproute2 iptables tcpdump procps gdb)
 
 case "${1:-}" in
   build) wanted=("${build_pkgs[@]}") ;;
