@@ -25,6 +25,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/crypto.hpp"
+#include "core/url.hpp"
 #include "relay/access.hpp"
 #include "relay/endpoint.hpp"
 #include "relay/link.hpp"
@@ -282,18 +283,10 @@ int main(int argc, char** argv) {
   };
 
   if (command == "pair") {
-    if (rest.empty() || !rest[0].starts_with("https://")) return fail("pair https://DEVICE[:PORT] --fingerprint FP", 2);
-    std::string hostport = rest[0].substr(8);
-    if (auto slash = hostport.find('/'); slash != std::string::npos) hostport.resize(slash);
-    std::string host = hostport, port = "443";
-    if (auto colon = hostport.rfind(':'); colon != std::string::npos && hostport.find(']') < colon) {
-      host = hostport.substr(0, colon);
-      port = hostport.substr(colon + 1);
-    } else if (colon != std::string::npos && hostport.find(']') == std::string::npos) {
-      host = hostport.substr(0, colon);
-      port = hostport.substr(colon + 1);
-    }
-    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    if (rest.empty()) return fail("pair https://DEVICE[:PORT] --fingerprint FP", 2);
+    const auto url = parse_service_url(rest[0], {{"https", 443}}, false, &error);
+    if (!url) return fail(error, 2);
+    const std::string host = url->host, port = std::to_string(url->port);
     const auto pin = option("--fingerprint");
     if (!pin || pin->size() != 95)
       return fail("--fingerprint: the device certificate's SHA-256 fingerprint (AB:CD:…), as its log and web UI show", 2);

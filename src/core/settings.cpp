@@ -188,12 +188,10 @@ void add_stream_profile(std::vector<SettingSpec>& out, const std::string& name, 
 
 // Remote access through the owner's relay (relay/, docs/relay-protocol.md): off until the owner names one.
 std::optional<std::string> check_relay_url(const Value& v) {
-  const auto& t = std::get<std::string>(v);
-  if (t.empty()) return std::nullopt;
-  const auto colon = t.rfind(':');
-  if (!t.starts_with("relay://") || colon <= 8 || colon + 1 == t.size() ||
-      t.find_first_not_of("0123456789", colon + 1) != std::string::npos || t.find('/', 8) != std::string::npos)
-    return std::string("must be relay://HOST:PORT");
+  const auto& text = std::get<std::string>(v);
+  if (text.empty()) return std::nullopt;
+  std::string error;
+  if (!parse_service_url(text, relay_schemes(), false, &error)) return error;
   return std::nullopt;
 }
 

@@ -124,6 +124,11 @@ std::optional<ServiceUrl> parse_service_url(std::string_view text,
   return url;
 }
 
+const std::vector<std::pair<std::string, std::uint16_t>>& relay_schemes() {
+  static const std::vector<std::pair<std::string, std::uint16_t>> schemes{{"relay", 443}};
+  return schemes;
+}
+
 const std::vector<std::pair<std::string, std::uint16_t>>& mqtt_schemes() {
   static const std::vector<std::pair<std::string, std::uint16_t>> schemes{{"mqtt", 1883}, {"mqtts", 8883}};
   return schemes;

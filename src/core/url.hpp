@@ -29,6 +29,9 @@ struct ServiceUrl {
 // mqtt:// (1883) and mqtts:// (8883), the IANA ports.
 [[nodiscard]] const std::vector<std::pair<std::string, std::uint16_t>>& mqtt_schemes();
 
+// relay:// (443): the owner's relay (relay/).
+[[nodiscard]] const std::vector<std::pair<std::string, std::uint16_t>>& relay_schemes();
+
 // host:port, with brackets around an IPv6 address.
 [[nodiscard]] std::string host_port(const ServiceUrl& url);
 

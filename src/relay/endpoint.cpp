@@ -14,6 +14,7 @@
 #include <unordered_set>
 
 #include "core/log.hpp"
+#include "core/url.hpp"
 #include "relay/link.hpp"
 #include "relay/noise.hpp"
 #include "relay/tunnel.hpp"
@@ -73,30 +74,11 @@ asio::awaitable<void> keep_alive(std::shared_ptr<Link> link, std::chrono::second
 }  // namespace
 
 std::optional<RelayAddress> parse_relay_url(const std::string& url, std::string* error) {
-  std::string rest = url;
-  if (rest.starts_with("relay://")) rest = rest.substr(8);
-  if (rest.empty() || rest.find('/') != std::string::npos) {
-    *error = "relay URL \"" + url + "\" is not relay://HOST:PORT";
-    return std::nullopt;
-  }
+  const auto u = parse_service_url(url, relay_schemes(), false, error);
+  if (!u) return std::nullopt;
   RelayAddress a;
-  const auto colon = rest.rfind(':');
-  if (colon != std::string::npos && rest.find(']') == std::string::npos ? true : colon > rest.find(']')) {
-    if (colon == std::string::npos) {
-      a.host = rest;
-    } else {
-      a.host = rest.substr(0, colon);
-      a.port = rest.substr(colon + 1);
-    }
-  } else {
-    a.host = rest;
-  }
-  if (a.host.size() > 2 && a.host.front() == '[' && a.host.back() == ']') a.host = a.host.substr(1, a.host.size() - 2);
-  if (a.host.empty() || a.port.empty() || a.port.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoul(a.port) == 0 || std::stoul(a.port) > 65535) {
-    *error = "relay URL \"" + url + "\" is not relay://HOST:PORT";
-    return std::nullopt;
-  }
+  a.host = u->host;
+  a.port = std::to_string(u->port);
   return a;
 }
 
