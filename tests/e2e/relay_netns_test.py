@@ -58,7 +58,6 @@ R = rt.R  # one report: relay_test's Client checks land in it too
 RELAYS = []  # every relay process started, for their logs
 SKIP_RC = 77
 LINK_UP_S = rt.LINK_UP_S  # the device's backoff: 3 s doubling to 30 s, each wait 50-100 % of the step
-CONNECT_S = rt.CONNECT_S
 
 RELAY, DEV_WAN, CLI_WAN = "203.0.113.1", "203.0.113.2", "203.0.113.3"
 DEV_GW, DEVICE = "192.0.2.1", "192.0.2.10"
@@ -415,14 +414,7 @@ class Scene:
                self.owner.devices, "connect", "cam"]
         for service, port in LOCAL.items():
             cmd += [f"--{service}", str(port)]
-        c = Proc(cmd, self.env).start()
-        c.wait_for(c.out, r"^connected to ", timeout=CONNECT_S)
-        with c.cond:
-            for line in c.out:
-                m = re.match(r"^(\w+) +(?:\w+://)?127\.0\.0\.1:(\d+)/", line)
-                if m:
-                    c.ports[m.group(1)] = int(m.group(2))
-        return c
+        return rt.start_connect(cmd, self.env)
 
     def start_device(self):
         config = os.path.join(self.work, "device.toml")

@@ -207,14 +207,20 @@ class Client:
         cmd = [self.cli, "--key", self.key, "--devices", devices or self.devices, "connect", device]
         for s in services:
             cmd += [f"--{s}", "0"]
-        c = Proc(cmd, self.env).start()
-        c.wait_for(c.out, r"^connected to ", timeout=CONNECT_S)
-        with c.cond:
-            for line in c.out:
-                m = re.match(r"^(\w+) +\w+://127\.0\.0\.1:(\d+)/", line)
-                if m:
-                    c.ports[m.group(1)] = int(m.group(2))
-        return c
+        return start_connect(cmd, self.env)
+
+
+def start_connect(cmd, env):
+    """Starts a `freehold connect` command line; the Proc gets .ports (service -> local port) from the lines it
+    prints, once it says "connected" (or once it has exited: the caller checks)."""
+    c = Proc(cmd, env).start()
+    c.wait_for(c.out, r"^connected to ", timeout=CONNECT_S)
+    with c.cond:
+        for line in c.out:
+            m = re.match(r"^(\w+) +(?:\w+://)?127\.0\.0\.1:(\d+)/", line)
+            if m:
+                c.ports[m.group(1)] = int(m.group(2))
+    return c
 
 
 def connected(c):
