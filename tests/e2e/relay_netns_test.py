@@ -228,17 +228,7 @@ def curl_in(ns, url, *extra, timeout=10):
 
 def ffprobe_in(net, url, timeout=20):
     """(codec, width, height) of the first video stream at an RTSP URL, ffprobe run in the client's namespace."""
-    try:
-        p = run(["ip", "netns", "exec", net.cli, "ffprobe", "-hide_banner", "-v", "error", "-rtsp_transport", "tcp",
-                 "-timeout", "5000000", "-select_streams", "v:0", "-show_entries", "stream=codec_name,width,height",
-                 "-of", "json", url], timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return None, "ffprobe did not end"
-    try:
-        s = json.loads(p.stdout)["streams"][0]
-        return (s["codec_name"], s["width"], s["height"]), ""
-    except (ValueError, KeyError, IndexError):
-        return None, f"exit {p.returncode}: {short(p.stderr.decode('utf-8', 'replace'), 400)}"
+    return rt.ffprobe(url, timeout, ["ip", "netns", "exec", net.cli])
 
 
 def https_in(ns, host, port, method, path, body=b"", headers=None, timeout=10):

@@ -253,10 +253,11 @@ def health_ok(body):
     return j.get("status") == "ok" and j.get("claimed") is True
 
 
-def ffprobe(url, timeout=20):
-    """(codec, width, height) of the first video stream of an RTSP URL, or (None, error text)."""
+def ffprobe(url, timeout=20, prefix=()):
+    """(codec, width, height) of the first video stream of an RTSP URL, or (None, error text). `prefix` runs ffprobe
+    through another command (`ip netns exec NS`)."""
     try:
-        p = subprocess.run(["ffprobe", "-hide_banner", "-v", "error", "-rtsp_transport", "tcp", "-timeout", "5000000",
+        p = subprocess.run([*prefix, "ffprobe", "-hide_banner", "-v", "error", "-rtsp_transport", "tcp", "-timeout", "5000000",
                             "-select_streams", "v:0", "-show_entries", "stream=codec_name,width,height", "-of", "json",
                             url], capture_output=True, timeout=timeout, preexec_fn=die_with_parent)
     except subprocess.TimeoutExpired:
