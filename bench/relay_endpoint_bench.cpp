@@ -16,6 +16,7 @@
 //          N round trips of a B-byte message on one TCP connection; prints the percentiles as JSON
 //
 // Every mode has --max-seconds (a bound on its whole run) and exits by itself when it is reached.
+#include <csignal>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -423,6 +424,7 @@ int cmd_rtt(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);  // a link's TLS writes use write(2)
   Args a{std::vector<std::string>(argv + 1, argv + argc)};
   if (a.v.empty()) die("id | device | links | echo | rtt (see the comment at the top of bench/relay_endpoint_bench.cpp)");
   if (!crypto::init()) die("no entropy");

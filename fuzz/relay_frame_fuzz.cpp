@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Fuzzes what a relay link reads before anything on it is authenticated (docs/relay-protocol.md): the input is a
 // stream of frames (header, payload, check, parse), and the end-to-end side a device runs on an open frame (the
-// Noise IK request, read with a fixed device key) and on data frames (Noise transport messages under a fixed key).
+// Noise IK request, read with a fixed device key) and on data frames (Noise transport messages under a fixed key);
+// then the same input as the stream of a direct data connection (length-prefixed transport messages).
 // Oracle: never crash; a refused header says why; whatever the checks accept parses and writes back to the same
 // bytes; nothing that fails to open is handed out.
 #include <array>
@@ -80,6 +81,22 @@ void open(noise::CipherState& c, std::string_view message) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
   if (size > 4 * (kHeaderSize + kMaxPayload)) return -1;
   const std::string_view in(reinterpret_cast<const char*>(data), size);
+
+  // The same bytes as what follows a direct connection's preamble: length-prefixed transport messages.
+  noise::CipherState direct;
+  direct.set_key(transport_key());
+  for (size_t at = 0;;) {
+    std::string error;
+    const auto len = next_direct_message(data + at, size - at, &error);
+    if (!len) {
+      if (error.empty()) std::abort();
+      break;
+    }
+    if (*len == 0) break;
+    if (*len < noise::kTagSize || *len > size - at - 2) std::abort();
+    open(direct, in.substr(at + 2, *len));
+    at += 2 + *len;
+  }
 
   noise::CipherState receive;
   receive.set_key(transport_key());

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // freehold-relay: the owner's jumphost. Devices dial out to it; the owner's clients reach them through it; it
 // forwards ciphertext it cannot read. See docs/relay-protocol.md.
+#include <csignal>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -37,7 +38,8 @@ constexpr const char* kUsage =
     "self_signed (a directory for a generated certificate, for testing), access, metrics (127.0.0.1:9108 by default,\n"
     "\"off\" for none); and the limits\n"
     "sessions_per_device (64), opens_per_second (10) and open_burst (40) per source address, unknown_per_minute (6),\n"
-    "idle_timeout_s (90), max_links (20000).\n"
+    "idle_timeout_s (90), max_links (20000); direct_data (true: sessions' data on direct connections the relay\n"
+    "splices; false: only in frames inside TLS, for networks that pass nothing but TLS).\n"
     "The access file defaults to ./access.toml.\n";
 
 struct Settings {
@@ -48,6 +50,7 @@ struct Settings {
   int64_t sessions_per_device = 64;
   double opens_per_second = 10, open_burst = 40, unknown_per_minute = 6;
   int64_t idle_timeout_s = 90, max_links = 20000;
+  bool direct_data = true;
 };
 
 bool split_address(const std::string& text, std::string* host, uint16_t* port) {
@@ -103,6 +106,12 @@ std::optional<std::string> read_config(const std::string& file, Settings* s) {
         if (l.whole) *l.whole = static_cast<int64_t>(*n);
       }
       if (known) continue;
+      if (key == "direct_data") {
+        const auto b = v.value<bool>();
+        if (!b || !v.is_boolean()) return file + ": relay.direct_data must be true or false";
+        s->direct_data = *b;
+        continue;
+      }
       const auto str = v.value<std::string>();
       std::string* field = key == "listen" ? &s->listen : key == "cert" ? &s->cert : key == "key" ? &s->key
                          : key == "self_signed" ? &s->self_signed : key == "access" ? &s->access
@@ -159,6 +168,8 @@ int edit_access(const std::string& command, const std::string& id_text_arg, cons
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A link's TLS writes go to the socket with write(2): a peer that is gone must be an error, not SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
     std::fputs(kUsage, args.empty() ? stderr : stdout);
@@ -282,6 +293,7 @@ int main(int argc, char** argv) {
   limits.unknown_per_minute = s.unknown_per_minute;
   limits.idle = std::chrono::seconds(s.idle_timeout_s);
   limits.max_links = static_cast<size_t>(s.max_links);
+  limits.direct = s.direct_data;
   relay::RelayServer server(io, tls, limits, [&]() -> const relay::AccessList& { return *access; });
   if (auto e = server.listen(host, port)) {
     std::fprintf(stderr, "freehold-relay: %s\n", e->c_str());

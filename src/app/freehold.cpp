@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // freehold: the owner's command line. Keys, the devices this client knows, and `connect`, which opens local ports
 // that reach a device through the owner's relay, end-to-end encrypted (docs/relay-protocol.md).
+#include <csignal>
 #include <termios.h>
 #include <unistd.h>
 
@@ -188,6 +189,8 @@ std::optional<std::string> save_devices(const fs::path& file, const std::vector<
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A link's TLS writes go to the socket with write(2): a peer that is gone must be an error, not SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (!crypto::init()) return fail("no entropy");
   fs::path key_file = config_dir() / "key";

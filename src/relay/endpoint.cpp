@@ -15,6 +15,7 @@
 
 #include "core/log.hpp"
 #include "core/url.hpp"
+#include "relay/direct.hpp"
 #include "relay/link.hpp"
 #include "relay/noise.hpp"
 #include "relay/tunnel.hpp"
@@ -71,6 +72,16 @@ asio::awaitable<void> keep_alive(std::shared_ptr<Link> link, std::chrono::second
   }
 }
 
+// The carrier of an established session: a direct data connection when the relay offered one, else frames.
+std::shared_ptr<Carrier> carrier(const std::shared_ptr<Link>& link, uint32_t sid, const std::string& direct_token,
+                                 noise::Transport keys, asio::ip::tcp::socket local,
+                                 std::function<void(CloseReason, const std::string&)> on_end) {
+  if (direct_token.empty())
+    return std::make_shared<Tunnel>(link, sid, std::move(keys), std::move(local), std::move(on_end));
+  return std::make_shared<DirectTunnel>(link, sid, link->remote_endpoint(), direct_token, std::move(keys),
+                                        std::move(local), std::move(on_end));
+}
+
 }  // namespace
 
 std::optional<RelayAddress> parse_relay_url(const std::string& url, std::string* error) {
@@ -90,8 +101,9 @@ struct DeviceLink::Impl : std::enable_shared_from_this<Impl> {
   DeviceLinkOptions options;
   asio::ssl::context tls{asio::ssl::context::tls_client};
   std::shared_ptr<Link> link;
-  std::unordered_map<uint32_t, std::shared_ptr<Tunnel>> tunnels;
+  std::unordered_map<uint32_t, std::shared_ptr<Carrier>> tunnels;
   std::unordered_map<uint32_t, Id> tunnel_clients;
+  std::unordered_map<uint32_t, std::string> direct_tokens;  // offered by the relay for sessions not yet opened
   std::unordered_set<std::string> seen_ephemerals;
   std::deque<std::string> seen_order;
   asio::steady_timer retry;
@@ -124,6 +136,7 @@ struct DeviceLink::Impl : std::enable_shared_from_this<Impl> {
         link.reset();
         for (auto& [sid, t] : std::unordered_map(tunnels)) t->end(CloseReason::device_offline, "relay link lost", false);
         tunnels.clear();
+        direct_tokens.clear();
         l->abort();
         if (stopped) break;
         log::warn("relay.link_down", {{"relay", options.relay.host + ":" + options.relay.port}, {"error", error}});
@@ -152,6 +165,10 @@ struct DeviceLink::Impl : std::enable_shared_from_this<Impl> {
         case FrameType::ping: l->send(FrameType::pong, 0, f->payload); break;
         case FrameType::pong: break;
         case FrameType::open: co_await open(l, *f); break;
+        case FrameType::direct:
+          if (direct_tokens.size() >= 2 * kMaxDeviceSessions) direct_tokens.clear();  // offers never followed up
+          direct_tokens[sid] = f->payload;
+          break;
         case FrameType::data: case FrameType::credit: case FrameType::close:
           if (sid == 0) co_return "the relay closed the link: " + parse_close(f->payload).text;
           if (auto it = tunnels.find(sid); it != tunnels.end()) it->second->on_frame(std::move(*f));
@@ -163,6 +180,8 @@ struct DeviceLink::Impl : std::enable_shared_from_this<Impl> {
 
   asio::awaitable<void> open(std::shared_ptr<Link> l, const Link::Frame& f) {
     const uint32_t sid = f.header.session;
+    std::string direct_token;
+    if (auto node = direct_tokens.extract(sid)) direct_token = std::move(node.mapped());
     auto refuse_plain = [&](CloseReason r, const std::string& text) { l->send(FrameType::close, sid, close_payload(r, text)); };
     if (tunnels.contains(sid)) co_return refuse_plain(CloseReason::protocol_error, "session number in use");
     if (tunnels.size() >= kMaxDeviceSessions)
@@ -223,14 +242,14 @@ struct DeviceLink::Impl : std::enable_shared_from_this<Impl> {
     log::info("relay.session", {{"client", id_text(id_of(client_key))}, {"service", service}, {"role", a.role}});
     auto weak = weak_from_this();
     auto* registry = options.tunnels;
-    auto t = std::make_shared<Tunnel>(l, sid, hs.split(), std::move(local),
-                                      [weak, sid, registry, local_port, service_port](CloseReason, const std::string&) {
-                                        if (registry) registry->remove(local_port, service_port);
-                                        if (auto self = weak.lock()) {
-                                          self->tunnels.erase(sid);
-                                          self->tunnel_clients.erase(sid);
-                                        }
-                                      });
+    auto t = carrier(l, sid, direct_token, hs.split(), std::move(local),
+                     [weak, sid, registry, local_port, service_port](CloseReason, const std::string&) {
+                       if (registry) registry->remove(local_port, service_port);
+                       if (auto self = weak.lock()) {
+                         self->tunnels.erase(sid);
+                         self->tunnel_clients.erase(sid);
+                       }
+                     });
     tunnel_clients[sid] = id_of(client_key);
     tunnels[sid] = t;
     t->start();
@@ -249,7 +268,7 @@ void DeviceLink::stop() {
   if (impl_->link) impl_->link->close();
 }
 void DeviceLink::end_sessions_of(const Id& client) {
-  std::vector<std::shared_ptr<Tunnel>> doomed;
+  std::vector<std::shared_ptr<Carrier>> doomed;
   for (const auto& [sid, id] : impl_->tunnel_clients)
     if (id == client) doomed.push_back(impl_->tunnels.at(sid));
   for (auto& t : doomed) t->end(CloseReason::refused, "the client was revoked");
@@ -265,6 +284,7 @@ struct ClientConnect::Impl : std::enable_shared_from_this<Impl> {
     noise::Handshake hs;
     asio::ip::tcp::socket local;
     std::string service;
+    std::string direct_token;  // when the relay offered a direct data connection
   };
   asio::io_context& io;
   Identity identity;
@@ -273,7 +293,7 @@ struct ClientConnect::Impl : std::enable_shared_from_this<Impl> {
   std::shared_ptr<Link> link;
   std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors;
   std::unordered_map<uint32_t, std::unique_ptr<Pending>> pending;
-  std::unordered_map<uint32_t, std::shared_ptr<Tunnel>> tunnels;
+  std::unordered_map<uint32_t, std::shared_ptr<Carrier>> tunnels;
   uint32_t next_session = 1;
   bool stopped = false;
 
@@ -317,6 +337,8 @@ struct ClientConnect::Impl : std::enable_shared_from_this<Impl> {
       } else if (f->header.type == FrameType::close && sid == 0) {
         error = "the relay closed the link: " + parse_close(f->payload).text;
         break;
+      } else if (f->header.type == FrameType::direct) {
+        if (auto it = pending.find(sid); it != pending.end()) it->second->direct_token = f->payload;
       } else if (f->header.type == FrameType::accept || (f->header.type == FrameType::close && pending.contains(sid))) {
         answered(*f);
       } else if (auto it = tunnels.find(sid); it != tunnels.end()) {
@@ -346,7 +368,7 @@ struct ClientConnect::Impl : std::enable_shared_from_this<Impl> {
       std::string open(reinterpret_cast<const char*>(options.device.data()), options.device.size());
       open += hs.write_request(session_request_json({service, identity.public_key(), options.grant}));
       link->send(FrameType::open, sid, open);
-      pending[sid] = std::make_unique<Pending>(Pending{std::move(hs), std::move(socket), service});
+      pending[sid] = std::make_unique<Pending>(Pending{std::move(hs), std::move(socket), service, {}});
     }
   }
 
@@ -372,14 +394,14 @@ struct ClientConnect::Impl : std::enable_shared_from_this<Impl> {
       return;
     }
     auto weak = weak_from_this();
-    auto t = std::make_shared<Tunnel>(link, sid, p.hs.split(), std::move(p.local),
-                                      [weak, sid](CloseReason r, const std::string& text) {
-                                        auto self = weak.lock();
-                                        if (!self) return;
-                                        self->tunnels.erase(sid);
-                                        if (r != CloseReason::normal)
-                                          self->problem("session ended (" + std::string(reason_name(r)) + "): " + text);
-                                      });
+    auto t = carrier(link, sid, p.direct_token, p.hs.split(), std::move(p.local),
+                     [weak, sid](CloseReason r, const std::string& text) {
+                       auto self = weak.lock();
+                       if (!self) return;
+                       self->tunnels.erase(sid);
+                       if (r != CloseReason::normal)
+                         self->problem("session ended (" + std::string(reason_name(r)) + "): " + text);
+                     });
     tunnels[sid] = t;
     t->start();
   }

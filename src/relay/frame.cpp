@@ -20,7 +20,7 @@ void put32(unsigned char* p, uint32_t v) {
 
 bool session_frame(FrameType t) {
   return t == FrameType::open || t == FrameType::accept || t == FrameType::data || t == FrameType::credit ||
-         t == FrameType::close;
+         t == FrameType::close || t == FrameType::direct;
 }
 
 }  // namespace
@@ -39,6 +39,7 @@ std::string_view reason_name(CloseReason r) {
     case CloseReason::idle_timeout: return "idle_timeout";
     case CloseReason::link_replaced: return "link_replaced";
     case CloseReason::decrypt_failed: return "decrypt_failed";
+    case CloseReason::direct_failed: return "direct_failed";
   }
   return "unknown";
 }
@@ -57,7 +58,7 @@ std::optional<FrameHeader> parse_header(const unsigned char* in, std::string* er
   switch (h.type) {
     case FrameType::hello: case FrameType::challenge: case FrameType::auth: case FrameType::ready:
     case FrameType::open: case FrameType::accept: case FrameType::data: case FrameType::credit:
-    case FrameType::close: case FrameType::ping: case FrameType::pong:
+    case FrameType::close: case FrameType::direct: case FrameType::ping: case FrameType::pong:
       break;
     default:
       *error = "unknown frame type " + std::to_string(in[0]);
@@ -110,13 +111,24 @@ std::optional<std::string> check_payload(const FrameHeader& h, std::string_view 
       return std::nullopt;
     case FrameType::close:
       if (p.empty() || p.size() > 1 + kMaxCloseText) return std::string("close payload of ") + std::to_string(p.size()) + " bytes";
-      if (static_cast<uint8_t>(p[0]) > static_cast<uint8_t>(CloseReason::decrypt_failed))
+      if (static_cast<uint8_t>(p[0]) > static_cast<uint8_t>(CloseReason::direct_failed))
         return "unknown close reason " + std::to_string(uint8_t(p[0]));
       return std::nullopt;
+    case FrameType::direct: return exactly(kDirectTokenSize, "direct");
     case FrameType::ping:
     case FrameType::pong: return exactly(8, "ping");
   }
   return std::string("unknown frame type");
+}
+
+std::optional<size_t> next_direct_message(const unsigned char* p, size_t n, std::string* error) {
+  if (n < 2) return 0;
+  const size_t len = (size_t{p[0]} << 8) | p[1];
+  if (len < noise::kTagSize) {
+    *error = "a message of " + std::to_string(len) + " bytes on the direct connection, shorter than its tag";
+    return std::nullopt;
+  }
+  return n - 2 >= len ? len : 0;
 }
 
 std::string frame(FrameType type, uint32_t session, std::string_view payload) {

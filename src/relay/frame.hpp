@@ -23,6 +23,7 @@ enum class FrameType : uint8_t {
   data = 0x12,       // either way: one Noise transport message
   credit = 0x13,     // either way: the receiver may take this many more payload bytes
   close = 0x14,      // either way: the session ends, with a reason
+  direct = 0x15,     // relay -> peer: the token of the session's direct data connection
   ping = 0x20,
   pong = 0x21,
 };
@@ -42,6 +43,7 @@ enum class CloseReason : uint8_t {
   idle_timeout = 9,
   link_replaced = 10,
   decrypt_failed = 11,
+  direct_failed = 12,  // the session's direct data connections did not both arrive
 };
 
 [[nodiscard]] std::string_view reason_name(CloseReason r);
@@ -51,6 +53,15 @@ constexpr size_t kMaxPayload = 65535;
 constexpr uint8_t kVersion = 1;
 constexpr uint32_t kInitialWindow = 4 << 20;  // payload bytes each side may send on a session before credit
 constexpr size_t kMaxCloseText = 200;
+
+// A direct data connection (docs/relay-protocol.md, "Direct data connections") starts with the magic and the token
+// of one side of one session, then carries that session's Noise transport messages, each after its u16 BE length.
+constexpr std::string_view kDirectMagic = "FHD1";
+constexpr size_t kDirectTokenSize = 16;
+constexpr size_t kDirectPreamble = 4 + kDirectTokenSize;
+// The next message on a direct connection in [p, p + n): its length (tag included) once all of it is there, at
+// p + 2; 0 while more bytes are needed; nullopt with `error` when the length prefix is impossible.
+[[nodiscard]] std::optional<size_t> next_direct_message(const unsigned char* p, size_t n, std::string* error);
 
 struct FrameHeader {
   FrameType type{};

@@ -60,6 +60,11 @@ class Link final : public std::enable_shared_from_this<Link> {
   // RFC 8446 §7.5 exporter of this TLS connection, kExporterLabel, 32 bytes: what auth signatures are bound to.
   [[nodiscard]] std::string exporter();
   [[nodiscard]] const std::string& remote_address() const { return remote_; }
+  // The address and port the link is connected to (for a peer: the relay's, where its direct connections go).
+  [[nodiscard]] boost::asio::ip::tcp::endpoint remote_endpoint() const {
+    boost::system::error_code ec;
+    return socket_.remote_endpoint(ec);
+  }
   [[nodiscard]] uint64_t bytes_out() const { return bytes_out_; }
   [[nodiscard]] uint64_t bytes_in() const { return bytes_in_; }
 

@@ -8,7 +8,10 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstring>
+#include <sys/socket.h>
 #include <toml++/toml.h>
 #include <unordered_map>
 
@@ -17,6 +20,7 @@
 #include "core/log.hpp"
 #include "net/listener.hpp"
 #include "relay/link.hpp"
+#include "relay/splice.hpp"
 
 namespace freehold::relay {
 namespace asio = boost::asio;
@@ -94,6 +98,12 @@ struct RelayServer::Impl : std::enable_shared_from_this<Impl> {
   struct Session {
     std::weak_ptr<Peer> client, device;
     uint32_t client_id = 0, device_id = 0;
+    bool over = false;
+    // Direct data connections: each side's token, the connections that arrived, then their splice.
+    std::string tokens[2];  // [device, client]
+    std::optional<asio::ip::tcp::socket> legs[2];
+    std::shared_ptr<Splice> splice;
+    std::unique_ptr<asio::steady_timer> direct_deadline;
   };
   struct Peer {
     std::shared_ptr<Link> link;
@@ -114,9 +124,11 @@ struct RelayServer::Impl : std::enable_shared_from_this<Impl> {
   std::unordered_map<Id, std::shared_ptr<Peer>, IdHash> devices;
   std::set<std::shared_ptr<Peer>> clients;
   std::unordered_map<std::string, Bucket> open_buckets;
+  // Offered direct-connection tokens: the session and the side (0 device, 1 client) each one is for.
+  std::unordered_map<std::string, std::pair<std::weak_ptr<Session>, int>> direct_tokens;
   // Counters for /metrics.
   uint64_t links_total = 0, auth_refused = 0, sessions_total = 0, sessions_open = 0, bytes_forwarded = 0,
-           frames_forwarded = 0;
+           frames_forwarded = 0, direct_sessions = 0, direct_bytes = 0;
   std::unordered_map<std::string, uint64_t> refused;  // by close reason
 
   Impl(asio::io_context& i, asio::ssl::context& t, RelayLimits l, std::function<const AccessList&()> a)
@@ -127,6 +139,15 @@ struct RelayServer::Impl : std::enable_shared_from_this<Impl> {
   asio::awaitable<void> serve(asio::ip::tcp::socket socket, net::ConnectionSlot slot) {
     (void)slot;
     auto self = shared_from_this();
+    if (limits.direct) {
+      // One port for both: a TLS record starts with 0x16, a direct data connection with its magic.
+      const auto first = co_await first_byte(socket);
+      if (!first) co_return;
+      if (*first == kDirectMagic[0]) {
+        co_await serve_direct(std::move(socket));
+        co_return;
+      }
+    }
     auto link = std::make_shared<Link>(std::move(socket), tls.native_handle(), true, limits.handshake);
     std::string herror;
     if (!co_await link->handshake(limits.handshake, &herror)) co_return;  // scanners, wrong pins: not logged
@@ -223,15 +244,114 @@ struct RelayServer::Impl : std::enable_shared_from_this<Impl> {
                                     {"id", id_text(peer->id)}, {"reason", why}});
   }
 
+  // Ends a session at both ends with a close frame (except to `except`).
   void end_session(const std::shared_ptr<Session>& s, CloseReason reason, const std::string& text, Peer* except) {
-    --sessions_open;
+    if (s->over) return;
     for (auto [weak, sid] : {std::pair{&s->client, s->client_id}, std::pair{&s->device, s->device_id}}) {
       auto p = weak->lock();
-      if (!p) continue;
-      p->sessions.erase(sid);
-      if (p.get() == except) continue;
-      p->link->send(FrameType::close, sid, close_payload(reason, text));
+      if (p && p.get() != except) p->link->send(FrameType::close, sid, close_payload(reason, text));
     }
+    forget(s);
+  }
+
+  // Forgets a session: off both links' tables, its direct connections reset, its tokens void.
+  void forget(const std::shared_ptr<Session>& s) {
+    if (s->over) return;
+    s->over = true;
+    --sessions_open;
+    for (auto [weak, sid] : {std::pair{&s->client, s->client_id}, std::pair{&s->device, s->device_id}}) {
+      if (auto p = weak->lock()) {
+        auto it = p->sessions.find(sid);
+        if (it != p->sessions.end() && it->second == s) p->sessions.erase(it);
+      }
+    }
+    for (auto& t : s->tokens)
+      if (!t.empty()) direct_tokens.erase(t);
+    if (s->direct_deadline) s->direct_deadline->cancel();
+    if (s->splice) s->splice->abort();
+    for (auto& leg : s->legs) {
+      if (!leg) continue;
+      boost::system::error_code ec;
+      leg->set_option(asio::socket_base::linger(true, 0), ec);
+      leg->close(ec);
+      leg.reset();
+    }
+  }
+
+  // Offers `side` (0 device, 1 client) a direct data connection for `s`: a fresh token in a direct frame.
+  void offer_direct(const std::shared_ptr<Session>& s, int side, Link& link, uint32_t sid) {
+    auto& token = s->tokens[side];
+    token = crypto::random_bytes(kDirectTokenSize);
+    direct_tokens[token] = {s, side};
+    link.send(FrameType::direct, sid, token);
+  }
+
+  asio::awaitable<std::optional<char>> first_byte(asio::ip::tcp::socket& socket) {
+    asio::steady_timer deadline(io);
+    deadline.expires_after(limits.handshake);
+    deadline.async_wait([&socket](boost::system::error_code ec) {
+      if (ec) return;
+      boost::system::error_code ignored;
+      socket.cancel(ignored);
+    });
+    auto [ec] = co_await socket.async_wait(asio::socket_base::wait_read, tuple_awaitable);
+    deadline.cancel();
+    if (ec) co_return std::nullopt;
+    char c = 0;
+    if (::recv(socket.native_handle(), &c, 1, MSG_PEEK) != 1) co_return std::nullopt;
+    co_return c;
+  }
+
+  // A direct data connection: its preamble within the handshake time, then it waits for its session's other side.
+  asio::awaitable<void> serve_direct(asio::ip::tcp::socket socket) {
+    auto self = shared_from_this();
+    char preamble[kDirectPreamble];
+    asio::steady_timer deadline(io);
+    deadline.expires_after(limits.handshake);
+    deadline.async_wait([&socket](boost::system::error_code ec) {
+      if (ec) return;
+      boost::system::error_code ignored;
+      socket.cancel(ignored);
+    });
+    auto [ec, n] = co_await asio::async_read(socket, asio::buffer(preamble), tuple_awaitable);
+    deadline.cancel();
+    if (ec || std::string_view(preamble, 4) != kDirectMagic) co_return;
+    auto it = direct_tokens.find(std::string(preamble + 4, kDirectTokenSize));
+    if (it == direct_tokens.end()) {
+      count_refusal(CloseReason::direct_failed);
+      co_return;  // unknown, used or expired: closed without a word
+    }
+    auto s = it->second.first.lock();
+    const int side = it->second.second;
+    direct_tokens.erase(it);  // one use
+    if (!s || s->over) co_return;
+    s->tokens[side].clear();
+    s->legs[side].emplace(std::move(socket));
+    if (!s->legs[0] || !s->legs[1]) co_return;
+    s->direct_deadline.reset();
+    std::weak_ptr<Session> weak = s;
+    auto done = [self, weak](uint64_t bytes, bool clean) {
+      self->direct_bytes += bytes;
+      auto session = weak.lock();
+      if (!session) return;
+      session->splice.reset();
+      if (clean) {
+        self->forget(session);  // both ends said so in the stream: no frames needed
+      } else {
+        self->end_session(session, CloseReason::normal, "a direct connection was reset", nullptr);
+      }
+    };
+    s->splice = std::make_shared<Splice>(std::move(*s->legs[0]), std::move(*s->legs[1]), done);
+    s->legs[0].reset();
+    s->legs[1].reset();
+    std::string why;
+    if (!s->splice->start(&why)) {
+      log::warn("relay.direct_failed", {{"error", why}});
+      s->splice.reset();
+      end_session(s, CloseReason::direct_failed, "the relay could not join the direct connections", nullptr);
+      co_return;
+    }
+    ++direct_sessions;
   }
 
   bool handle(const std::shared_ptr<Peer>& peer, const Link::Frame& f, std::string* why) {
@@ -262,11 +382,10 @@ struct RelayServer::Impl : std::enable_shared_from_this<Impl> {
     const uint32_t sid = from_device ? s->client_id : s->device_id;
     if (type == FrameType::close) {
       other->link->send(FrameType::close, sid, f.payload);
-      other->sessions.erase(sid);
-      peer->sessions.erase(f.header.session);
-      --sessions_open;
+      forget(s);
       return true;
     }
+    if (type == FrameType::accept && !s->tokens[0].empty()) offer_direct(s, 1, *other->link, sid);
     if (type == FrameType::data && other->link->queued(sid) + f.payload.size() > kInitialWindow + kMaxPayload) {
       count_refusal(CloseReason::flow_control);
       end_session(s, CloseReason::flow_control, "a sender exceeded its window", nullptr);
@@ -307,11 +426,27 @@ struct RelayServer::Impl : std::enable_shared_from_this<Impl> {
     uint32_t dsid = dev->next_session;
     while (dsid == 0 || dev->sessions.contains(dsid)) ++dsid;
     dev->next_session = dsid + 1;
-    auto s = std::make_shared<Session>(Session{client, dev, csid, dsid});
+    auto s = std::make_shared<Session>();
+    s->client = client;
+    s->device = dev;
+    s->client_id = csid;
+    s->device_id = dsid;
     client->sessions[csid] = s;
     dev->sessions[dsid] = s;
     ++sessions_open;
     ++sessions_total;
+    if (limits.direct) {
+      offer_direct(s, 0, *dev->link, dsid);
+      s->direct_deadline = std::make_unique<asio::steady_timer>(io, limits.direct_wait);
+      std::weak_ptr<Session> weak = s;
+      s->direct_deadline->async_wait([self = shared_from_this(), weak](boost::system::error_code ec) {
+        auto session = weak.lock();
+        if (ec || !session || session->splice) return;
+        self->count_refusal(CloseReason::direct_failed);
+        self->end_session(session, CloseReason::direct_failed, "the session's direct data connections did not both arrive",
+                          nullptr);
+      });
+    }
     dev->link->send(FrameType::open, dsid, f.payload);
     log::info("relay.session", {{"client", id_text(client->id)}, {"device", id_text(dev->id)},
                                 {"sessions", dev->sessions.size()}});
@@ -360,6 +495,10 @@ struct RelayServer::Impl : std::enable_shared_from_this<Impl> {
     line("freehold_relay_sessions_total", "Sessions spliced.", "counter", sessions_total);
     line("freehold_relay_forwarded_bytes_total", "Session payload bytes forwarded.", "counter", bytes_forwarded);
     line("freehold_relay_forwarded_frames_total", "Session frames forwarded.", "counter", frames_forwarded);
+    line("freehold_relay_direct_sessions_total", "Sessions joined on direct data connections.", "counter",
+         direct_sessions);
+    line("freehold_relay_direct_bytes_total", "Bytes spliced between direct data connections.", "counter",
+         direct_bytes);
     bool first = true;
     for (const auto& [reason, n] : refused) {
       line("freehold_relay_refused_total", first ? "Sessions refused or dropped by the relay, by reason." : "",

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // freehold-relay's core: admits devices and clients whose IDs are on its allow-lists (each proves its key by
 // signing a challenge bound to the TLS connection), and splices client sessions onto device links. It forwards
-// Noise ciphertext it cannot open, bounds every session's queue by the end-to-end window, limits sessions per
-// device and opens per source, and logs routing metadata only. For the I/O thread only.
+// Noise ciphertext it cannot open: in frames, each session's queue bounded by the end-to-end window, or on the
+// session's two direct data connections joined with splice(2) on the same port. It limits sessions per device and
+// opens per source, and logs routing metadata only. For the I/O thread only.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -37,6 +38,10 @@ struct RelayLimits {
   std::chrono::seconds handshake{10};
   std::chrono::seconds idle{90};
   std::chrono::seconds keepalive{25};
+  // Offer direct data connections (spliced, never decrypted or copied through user space); both must arrive within
+  // direct_wait of the offer.
+  bool direct = true;
+  std::chrono::seconds direct_wait{15};
 };
 
 class RelayServer final {

@@ -19,16 +19,27 @@
 
 namespace freehold::relay {
 
-class Tunnel final : public std::enable_shared_from_this<Tunnel> {
+// One established session at the device or at `freehold connect`, whichever way its data goes: in frames on the
+// link (Tunnel) or on a direct data connection (DirectTunnel, relay/direct.hpp).
+class Carrier {
+ public:
+  virtual ~Carrier() = default;
+  virtual void start() = 0;
+  // A frame of this session from the link.
+  virtual void on_frame(Link::Frame&& frame) = 0;
+  // Ends the session from this side: tells the peer (unless the link is gone) and resets the local connection.
+  virtual void end(CloseReason reason, const std::string& text, bool tell_peer = true) = 0;
+};
+
+class Tunnel final : public Carrier, public std::enable_shared_from_this<Tunnel> {
  public:
   // `on_end` runs once, when the session is over, with the reason (for the owner's table and logs).
   Tunnel(std::shared_ptr<Link> link, uint32_t session, noise::Transport keys, boost::asio::ip::tcp::socket local,
          std::function<void(CloseReason, const std::string&)> on_end);
-  void start();
+  void start() override;
   // A data, credit or close frame of this session (a data frame is decrypted in place).
-  void on_frame(Link::Frame&& frame);
-  // Ends the session from this side: tells the peer (unless the link is gone) and resets the local connection.
-  void end(CloseReason reason, const std::string& text, bool tell_peer = true);
+  void on_frame(Link::Frame&& frame) override;
+  void end(CloseReason reason, const std::string& text, bool tell_peer = true) override;
 
  private:
   boost::asio::awaitable<void> pump_out();  // local -> link

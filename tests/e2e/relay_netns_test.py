@@ -339,18 +339,23 @@ def streams(segments):
 MAX_RECORD = 5 + (1 << 14) + 256  # a TLS 1.3 record: header, 2^14 bytes of plaintext, content type and tag
 
 
+DIRECT_MAGIC = b"FHD1"
+
+
 def tls_coverage(stream):
     """The share of `stream` (a capture that may start mid-record) made of well-formed TLS 1.2/1.3 records, walking
     record by record from the first header (type 0x17, version 03 03) that leads to the end, and the record count.
     Bytes before that header (the end of a record the capture began in) may be up to one record long. Ciphertext can
     hold those three bytes by chance: each such start is tried in turn within the first 40 kB."""
     best = (0.0, 0)
-    start = stream.find(b"\x17\x03\x03")
+    # A connection captured from its start begins with the ClientHello record (legacy version 03 01).
+    start = 0 if stream[:3] in (b"\x16\x03\x01", b"\x16\x03\x03") else stream.find(b"\x17\x03\x03")
     while 0 <= start < 40_000:
         i, records = start, 0
         while i + 5 <= len(stream):
             ctype, version, length = stream[i], stream[i + 1:i + 3], struct.unpack(">H", stream[i + 3:i + 5])[0]
-            if ctype not in (0x14, 0x15, 0x16, 0x17) or version != b"\x03\x03" or length > MAX_RECORD - 5:
+            if (ctype not in (0x14, 0x15, 0x16, 0x17) or version not in (b"\x03\x03", b"\x03\x01")
+                    or length > MAX_RECORD - 5):
                 break
             i += 5 + length
             records += 1
@@ -578,12 +583,36 @@ def section_wire(s):
             to_relay == {(DEV_WAN, RELAY), (CLI_WAN, RELAY)}, short(sorted(to_relay)))
     private = sorted(a for a in addresses if a.startswith(("192.0.2.", "198.51.100.")))
     R.check("no LAN address (192.0.2.0/24, 198.51.100.0/24) appears on the public segment", not private, short(private))
-    tls = {}
-    for (src, sport, dst, dport), data in flows.items():
-        if RELAY_PORT in (sport, dport) and len(data) > 10_000:
-            tls[f"{src}:{sport}>{dst}:{dport}"] = tls_coverage(data) + (len(data),)
+    # Every byte to and from the relay's port is either a TLS link or a direct data connection (docs/relay-protocol.md):
+    # "FHD1", a token, then length-prefixed Noise messages, each at least a 16-byte tag, message after message.
+    tls, direct = {}, {}
+    for key, data in flows.items():
+        src, sport, dst, dport = key
+        if RELAY_PORT not in (sport, dport) or len(data) < 500:
+            continue
+        name = f"{src}:{sport}>{dst}:{dport}"
+        if data.startswith(DIRECT_MAGIC) or flows.get((dst, dport, src, sport), b"").startswith(DIRECT_MAGIC):
+            direct[name] = noise_framing(data[20:] if data.startswith(DIRECT_MAGIC) else data) + (len(data),)
+        else:
+            tls[name] = tls_coverage(data) + (len(data), data[:12].hex())
     R.check("the relay's links carry TLS records (17 03 03 ...), record after record to the end of each capture",
-            len(tls) >= 2 and all(share > 0.99 and n > 10 for share, n, _ in tls.values()), short(tls, 600))
+            len(tls) >= 2 and all(share > 0.99 and n >= 3 for share, n, *_ in tls.values()), short(tls, 600))
+    R.check("the sessions' data goes on direct connections to the same port: \"FHD1\", a token, then "
+            "length-prefixed Noise messages, message after message to the end (both ways, both sides)",
+            len(direct) >= 4 and all(whole and n > 0 for whole, n, _ in direct.values()), short(direct, 600))
+
+
+def noise_framing(stream):
+    """(True if `stream` is made of whole length-prefixed Noise messages to its end, allowing the last one to be cut
+    by the end of the capture; how many)."""
+    i, n = 0, 0
+    while i + 2 <= len(stream):
+        length = struct.unpack(">H", stream[i:i + 2])[0]
+        if length < 16:
+            return False, n
+        i += 2 + length
+        n += 1
+    return True, n
 
 
 class Progress:

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The end-to-end handshake against the published Noise_IK_25519_ChaChaPoly_BLAKE2b vectors (noise-c's
-// tests/vector/noise-c-basic.txt), and what a relay that alters, replays or drops a message gets: a failure.
+// tests/vector/noise-c-basic.txt), what a relay that alters, replays or drops a message gets (a failure), and the
+// documented data and direct-connection vectors of docs/relay-protocol.md.
 #include <gtest/gtest.h>
 #include <sodium.h>
 
+#include "relay/frame.hpp"
 #include "relay/identity.hpp"
 #include "relay/noise.hpp"
 
@@ -125,6 +127,38 @@ TEST(RelayNoise, AFlippedBitAReplayOrADroppedMessageDoesNotOpen) {
   EXPECT_FALSE(open(d.receive, m0));           // replayed
   EXPECT_FALSE(open(d.receive, m2));           // m1 dropped
   EXPECT_EQ(open(d.receive, m1), "frame 1");
+}
+
+TEST(RelayFrame, DataFramesAndADirectConnectionMatchTheDocumentedVectors) {
+  const auto k = key("4242424242424242424242424242424242424242424242424242424242424242");
+  noise::CipherState send, receive;
+  send.set_key(k);
+  receive.set_key(k);
+  const auto m0 = seal(send, "GET / HTTP/1.1\r\n"), m1 = seal(send, "");
+  EXPECT_EQ(hex(frame(FrameType::data, 1, m0)),
+            "1200002000000001" "1e23b00b32947b99b8f17b05d11ea5b293495ae704b6e72ce953a4859999e6be");
+  EXPECT_EQ(hex(frame(FrameType::data, 1, m1)), "1200001000000001" "9c87c4d47ff086cf7fb970d96e67b4ae");
+  const auto token = unhex("a0a1a2a3a4a5a6a7a8a9aaabacadaeaf");
+  const auto direct = frame(FrameType::direct, 3, token);
+  EXPECT_EQ(hex(direct), "1500001000000003a0a1a2a3a4a5a6a7a8a9aaabacadaeaf");
+  std::string error;
+  const auto header = parse_header(reinterpret_cast<const unsigned char*>(direct.data()), &error);
+  ASSERT_TRUE(header) << error;
+  EXPECT_FALSE(check_payload(*header, token));
+  EXPECT_TRUE(check_payload(*header, token.substr(1)));  // a token is exactly 16 bytes
+
+  // The stream after the preamble, read as it arrives: byte by byte, then whole.
+  const auto stream = unhex("0020" "1e23b00b32947b99b8f17b05d11ea5b293495ae704b6e72ce953a4859999e6be"
+                            "0010" "9c87c4d47ff086cf7fb970d96e67b4ae");
+  const auto* p = reinterpret_cast<const unsigned char*>(stream.data());
+  for (size_t n = 0; n < 34; ++n) EXPECT_EQ(next_direct_message(p, n, &error), 0u) << n;
+  ASSERT_EQ(next_direct_message(p, stream.size(), &error), 32u);
+  EXPECT_EQ(open(receive, stream.substr(2, 32)), "GET / HTTP/1.1\r\n");
+  ASSERT_EQ(next_direct_message(p + 34, stream.size() - 34, &error), 16u);
+  EXPECT_EQ(open(receive, stream.substr(36, 16)), "");
+  const unsigned char too_short[] = {0x00, 0x0f};
+  EXPECT_FALSE(next_direct_message(too_short, 2, &error));
+  EXPECT_NE(error.find("shorter than its tag"), std::string::npos) << error;
 }
 
 TEST(RelayNoise, AnImpersonatorWithoutTheDevicesKeyCannotAnswer) {
