@@ -70,7 +70,12 @@ asio::awaitable<void> DirectTunnel::pump_out() {
   while (!ended_) {
     auto [ec, n] = co_await local_.async_read_some(in, tuple_awaitable);
     if (ended_) co_return;
-    if (ec) n = 0;  // the end of the local stream (or its failure): an empty message says so
+    if (ec && ec != asio::error::eof) {
+      // A reset or failure of the local connection is not an end of stream: the peer must see a cut too.
+      end(CloseReason::reset, "the local connection failed: " + ec.message());
+      co_return;
+    }
+    if (ec) n = 0;  // the end of the local stream: an empty message says so
     out.clear();
     size_t left = n;
     for (size_t i = 0; i == 0 || left > 0; ++i) {

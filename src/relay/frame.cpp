@@ -40,6 +40,7 @@ std::string_view reason_name(CloseReason r) {
     case CloseReason::link_replaced: return "link_replaced";
     case CloseReason::decrypt_failed: return "decrypt_failed";
     case CloseReason::direct_failed: return "direct_failed";
+    case CloseReason::reset: return "reset";
   }
   return "unknown";
 }
@@ -111,7 +112,7 @@ std::optional<std::string> check_payload(const FrameHeader& h, std::string_view 
       return std::nullopt;
     case FrameType::close:
       if (p.empty() || p.size() > 1 + kMaxCloseText) return std::string("close payload of ") + std::to_string(p.size()) + " bytes";
-      if (static_cast<uint8_t>(p[0]) > static_cast<uint8_t>(CloseReason::direct_failed))
+      if (static_cast<uint8_t>(p[0]) > static_cast<uint8_t>(CloseReason::reset))
         return "unknown close reason " + std::to_string(uint8_t(p[0]));
       return std::nullopt;
     case FrameType::direct: return exactly(kDirectTokenSize, "direct");

@@ -44,6 +44,7 @@ enum class CloseReason : uint8_t {
   link_replaced = 10,
   decrypt_failed = 11,
   direct_failed = 12,  // the session's direct data connections did not both arrive
+  reset = 13,          // the local connection at the sender's end failed or was reset mid-stream
 };
 
 [[nodiscard]] std::string_view reason_name(CloseReason r);

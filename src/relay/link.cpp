@@ -11,6 +11,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cstring>
+#include <sys/socket.h>
 
 #include "core/crypto.hpp"
 #include "core/tls_cert.hpp"
@@ -75,7 +76,9 @@ Link::Link(asio::ip::tcp::socket socket, SSL_CTX* ctx, bool server, std::chrono:
   ssl_ = SSL_new(ctx);
   SSL_set_fd(ssl_, static_cast<int>(socket_.native_handle()));  // the socket keeps the descriptor
   SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
-  SSL_set_read_ahead(ssl_, 1);  // one read(2) for a record's header and body, and for several records
+  // One read(2) for a record's header and body, and for several records; not on the relay's side, which takes the
+  // record layer over after the handshake and so must find nothing read ahead in OpenSSL.
+  SSL_set_read_ahead(ssl_, server ? 0 : 1);
   if (server) {
     SSL_set_accept_state(ssl_);
   } else {
@@ -83,7 +86,7 @@ Link::Link(asio::ip::tcp::socket socket, SSL_CTX* ctx, bool server, std::chrono:
   }
 }
 
-Link::~Link() { SSL_free(ssl_); }
+Link::~Link() { SSL_free(ssl_); }  // null once the records took over
 
 void Link::set_server_name(const std::string& host) {
   SSL_ctrl(ssl_, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(host.c_str()));
@@ -149,7 +152,93 @@ asio::awaitable<bool> Link::handshake(std::chrono::seconds timeout, std::string*
   }
   idle_ = idle;
   last_read_ = Clock::now();
+  if (server_) {
+    if (auto r = Records::take(ssl_)) {
+      records_ = std::make_unique<Records>(std::move(*r));
+      SSL_free(ssl_);
+      ssl_ = nullptr;
+    }
+  }
   co_return true;
+}
+
+Link::Want Link::read_plain(char* out, size_t cap, size_t* n) {
+  if (records_) return read_records(out, cap, n);
+  ERR_clear_error();
+  const int r = SSL_read_ex(ssl_, out, cap, n);
+  return r == 1 ? Want::none : want_of(r);
+}
+
+Link::Want Link::write_tls(const char* data, size_t len, size_t* n) {
+  ERR_clear_error();
+  const int r = SSL_write_ex(ssl_, data, len, n);
+  return r == 1 ? Want::none : want_of(r);
+}
+
+Link::Want Link::send_raw(const char* data, size_t len, size_t* n) {
+  const ssize_t r = ::send(socket_.native_handle(), data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (r >= 0) {
+    *n = static_cast<size_t>(r);
+    return Want::none;
+  }
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return Want::write;
+  if (end_reason_.empty()) end_reason_ = std::strerror(errno);
+  return Want::failed;
+}
+
+Link::Want Link::read_records(char* out, size_t cap, size_t* n) {
+  constexpr size_t kRecBuffer = 2 * Records::kMaxRecord;
+  for (;;) {
+    if (plain_left_ > 0) {  // hand out the current record's plaintext
+      *n = std::min(cap, plain_left_);
+      std::memcpy(out, rec_.get() + plain_at_, *n);
+      plain_at_ += *n;
+      plain_left_ -= *n;
+      if (plain_left_ == 0) rec_start_ += record_size_;
+      return Want::none;
+    }
+    if (rec_) {
+      size_t used = 0, plain = 0;
+      std::string error;
+      const auto r = records_->open(rec_.get() + rec_start_, rec_end_ - rec_start_, &used, &plain, &reply_, &error);
+      if (r == Records::Result::data) {
+        if (!reply_.empty()) spawn_writer();
+        plain_at_ = rec_start_ + 5;
+        plain_left_ = plain;
+        record_size_ = used;
+        if (plain == 0) rec_start_ += used;
+        continue;
+      }
+      if (r == Records::Result::closed || r == Records::Result::failed) {
+        if (end_reason_.empty()) end_reason_ = r == Records::Result::closed ? "closed by the peer" : error;
+        return Want::failed;
+      }
+      // more: keep the partial record at the front, with room for the rest.
+      if (rec_start_ == rec_end_) {
+        rec_.reset();
+        rec_start_ = rec_end_ = 0;
+      } else if (rec_start_ > 0) {
+        std::memmove(rec_.get(), rec_.get() + rec_start_, rec_end_ - rec_start_);
+        rec_end_ -= rec_start_;
+        rec_start_ = 0;
+      }
+    }
+    if (!rec_) rec_.reset(new unsigned char[kRecBuffer]);
+    const ssize_t got = ::recv(socket_.native_handle(), rec_.get() + rec_end_, kRecBuffer - rec_end_, MSG_DONTWAIT);
+    if (got > 0) {
+      rec_end_ += static_cast<size_t>(got);
+      continue;
+    }
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+      if (rec_start_ == rec_end_) {  // waiting holds no buffer
+        rec_.reset();
+        rec_start_ = rec_end_ = 0;
+      }
+      return Want::read;
+    }
+    if (end_reason_.empty()) end_reason_ = got == 0 ? "connection closed" : std::strerror(errno);
+    return Want::failed;
+  }
 }
 
 asio::awaitable<std::optional<Link::Frame>> Link::read(std::string* error) {
@@ -183,9 +272,8 @@ asio::awaitable<std::optional<Link::Frame>> Link::read(std::string* error) {
       in_end_ = avail;
     }
     size_t n = 0;
-    ERR_clear_error();
-    const int r = SSL_read_ex(ssl_, in_.get() + in_end_, kBufferSize - in_end_, &n);
-    if (r == 1) {
+    const Want w = read_plain(in_.get() + in_end_, kBufferSize - in_end_, &n);
+    if (w == Want::none) {
       in_end_ += n;
       bytes_in_ += n;
       last_read_ = Clock::now();
@@ -195,7 +283,6 @@ asio::awaitable<std::optional<Link::Frame>> Link::read(std::string* error) {
       in_.reset();
       in_start_ = in_end_ = 0;
     }
-    const Want w = want_of(r);
     if (w == Want::failed || !co_await wait(w)) {
       *error = end_reason_.empty() ? "link closed" : end_reason_;
       abort();
@@ -241,9 +328,11 @@ void Link::spawn_writer() {
 }
 
 asio::awaitable<void> Link::writer() {
-  std::string batch;
+  std::string batch, sealed;
   while (!closed_) {
     batch.clear();
+    sealed.clear();
+    if (!reply_.empty()) sealed.swap(reply_);  // sealed under the key before its update: first
     while (!control_.empty() && batch.size() < kBatch) {
       batch += control_.front();
       control_.pop_front();
@@ -268,13 +357,15 @@ asio::awaitable<void> Link::writer() {
         ready_.push_back(id);
       }
     }
-    if (batch.empty()) break;
+    if (batch.empty() && sealed.empty()) break;
+    if (records_) records_->seal(batch, sealed);
+    const std::string& out = records_ ? sealed : batch;
     size_t off = 0;
-    while (off < batch.size()) {
+    while (off < out.size()) {
       size_t n = 0;
-      ERR_clear_error();
-      const int r = SSL_write_ex(ssl_, batch.data() + off, batch.size() - off, &n);
-      if (r == 1) {
+      const Want w = records_ ? send_raw(out.data() + off, out.size() - off, &n)
+                              : write_tls(out.data() + off, out.size() - off, &n);
+      if (w == Want::none) {
         off += n;
         bytes_out_ += n;
         write_blocked_ = false;
@@ -284,7 +375,6 @@ asio::awaitable<void> Link::writer() {
         write_blocked_ = true;
         write_blocked_since_ = Clock::now();
       }
-      const Want w = want_of(r);
       if (w == Want::failed || !co_await wait(w)) {
         abort();
         writing_ = false;
@@ -294,8 +384,16 @@ asio::awaitable<void> Link::writer() {
     write_blocked_ = false;
   }
   if (closing_ && !closed_) {
-    ERR_clear_error();
-    SSL_shutdown(ssl_);  // one close_notify, best effort: the link is done either way
+    // One close_notify, best effort: the link is done either way.
+    if (records_) {
+      std::string notify;
+      records_->seal_close_notify(notify);
+      size_t n = 0;
+      (void)send_raw(notify.data(), notify.size(), &n);
+    } else {
+      ERR_clear_error();
+      SSL_shutdown(ssl_);
+    }
     abort();
   }
   writing_ = false;
@@ -321,6 +419,7 @@ void Link::abort() {
 }
 
 std::string Link::exporter() {
+  if (records_) return records_->exporter(kExporterLabel, 32);
   std::string out(32, '\0');
   if (SSL_export_keying_material(ssl_, reinterpret_cast<unsigned char*>(out.data()), out.size(), kExporterLabel.data(),
                                  kExporterLabel.size(), nullptr, 0, 0) != 1)
@@ -346,6 +445,7 @@ void configure_relay_server(asio::ssl::context& ctx) {
   SSL_CTX_set_min_proto_version(c, TLS1_3_VERSION);
   SSL_CTX_set_num_tickets(c, 0);  // nobody resumes: tickets would cost memory and bytes for nothing
   SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
+  record_secrets(c);  // each link's record layer moves out of OpenSSL after the handshake (relay/records.hpp)
 }
 
 asio::awaitable<std::shared_ptr<Link>> dial(asio::ssl::context& ctx, const std::string& host, const std::string& port,

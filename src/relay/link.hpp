@@ -21,6 +21,7 @@
 #include <unordered_map>
 
 #include "relay/frame.hpp"
+#include "relay/records.hpp"
 
 namespace freehold::relay {
 
@@ -71,13 +72,24 @@ class Link final : public std::enable_shared_from_this<Link> {
  private:
   enum class Want { none, read, write, failed };
   boost::asio::awaitable<bool> wait(Want want);
+  // Plaintext in (none: `*n` bytes read) and bytes out (none: `*n` bytes sent), through OpenSSL or the records.
+  Want read_plain(char* out, size_t cap, size_t* n);
+  Want write_tls(const char* data, size_t len, size_t* n);
+  Want read_records(char* out, size_t cap, size_t* n);
+  Want send_raw(const char* data, size_t len, size_t* n);
   boost::asio::awaitable<void> writer();
   boost::asio::awaitable<void> watchdog();
   void spawn_writer();
   Want want_of(int ret);
 
   boost::asio::ip::tcp::socket socket_;
-  SSL* ssl_ = nullptr;
+  SSL* ssl_ = nullptr;  // until the handshake, and on peers for good
+  // The relay's links after the handshake: the record layer in user space, OpenSSL's state freed. Raw records in
+  // [rec_start_, rec_end_) of rec_ (no buffer while idle); the plaintext of the current one being handed out.
+  std::unique_ptr<Records> records_;
+  std::unique_ptr<unsigned char[]> rec_;
+  size_t rec_start_ = 0, rec_end_ = 0, plain_at_ = 0, plain_left_ = 0, record_size_ = 0;
+  std::string reply_;  // a record the record layer must send before more data (a KeyUpdate)
   bool server_;
   std::chrono::seconds idle_;
   std::string remote_;

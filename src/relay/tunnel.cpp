@@ -38,7 +38,12 @@ asio::awaitable<void> Tunnel::pump_out() {
     if (ended_) break;
     auto [ec, n] = co_await local_.async_read_some(asio::buffer(p, noise::kMaxPlaintext), tuple_awaitable);
     if (ended_) break;
-    if (ec) n = 0;  // end of the local stream (or its failure): an empty message says so
+    if (ec && ec != asio::error::eof) {
+      // A reset or failure of the local connection is not an end of stream: the peer must see a cut too.
+      end(CloseReason::reset, "the local connection failed: " + ec.message());
+      break;
+    }
+    if (ec) n = 0;  // the end of the local stream: an empty message says so
     if (!keys_.send.seal(p, p, n)) {
       end(CloseReason::protocol_error, "the session's nonces are used up");
       break;
