@@ -139,6 +139,17 @@ std::optional<Records> Records::take(SSL* ssl) {
   return r;
 }
 
+Records Records::from_secrets(bool chacha, const Secret& read, const Secret& write, const Secret& exporter) {
+  Records r;
+  r.chacha_ = chacha;
+  r.read_.secret = read;
+  r.write_.secret = write;
+  r.exporter_secret_ = exporter;
+  r.set_keys(r.read_);
+  r.set_keys(r.write_);
+  return r;
+}
+
 void Records::set_keys(Direction& d) const {
   expand_label(d.secret.data(), "key", "", d.key.data(), chacha_ ? 32 : 16);
   expand_label(d.secret.data(), "iv", "", d.iv.data(), d.iv.size());

@@ -25,6 +25,9 @@ class Records final {
   // The record layer of `ssl` (a server whose handshake has just completed and which has read and written nothing
   // since); nullopt when it cannot be taken over (another suite, bytes OpenSSL already buffered): keep using OpenSSL.
   [[nodiscard]] static std::optional<Records> take(SSL* ssl);
+  using Secret = std::array<unsigned char, 32>;
+  // From secrets known otherwise (the fuzzer, tests): `read` is the peer's traffic secret, `write` ours.
+  [[nodiscard]] static Records from_secrets(bool chacha, const Secret& read, const Secret& write, const Secret& exporter);
 
   // RFC 8446 §7.5 exporter, no context, `length` ≤ 32 bytes.
   [[nodiscard]] std::string exporter(std::string_view label, size_t length) const;
