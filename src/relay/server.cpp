@@ -43,6 +43,17 @@ struct Bucket {
   }
 };
 
+// A timer that cancels what `socket` waits for once `timeout` has passed, unless it is cancelled first.
+asio::steady_timer cancel_after(asio::ip::tcp::socket& socket, std::chrono::seconds timeout) {
+  asio::steady_timer t(socket.get_executor(), timeout);
+  t.async_wait([&socket](boost::system::error_code ec) {
+    if (ec) return;
+    boost::system::error_code ignored;
+    socket.cancel(ignored);
+  });
+  return t;
+}
+
 struct IdHash {
   size_t operator()(const Id& id) const {
     size_t h = 0;
@@ -287,13 +298,7 @@ struct RelayServer::Impl : std::enable_shared_from_this<Impl> {
   }
 
   asio::awaitable<std::optional<char>> first_byte(asio::ip::tcp::socket& socket) {
-    asio::steady_timer deadline(io);
-    deadline.expires_after(limits.handshake);
-    deadline.async_wait([&socket](boost::system::error_code ec) {
-      if (ec) return;
-      boost::system::error_code ignored;
-      socket.cancel(ignored);
-    });
+    auto deadline = cancel_after(socket, limits.handshake);
     auto [ec] = co_await socket.async_wait(asio::socket_base::wait_read, tuple_awaitable);
     deadline.cancel();
     if (ec) co_return std::nullopt;
@@ -306,13 +311,7 @@ struct RelayServer::Impl : std::enable_shared_from_this<Impl> {
   asio::awaitable<void> serve_direct(asio::ip::tcp::socket socket) {
     auto self = shared_from_this();
     char preamble[kDirectPreamble];
-    asio::steady_timer deadline(io);
-    deadline.expires_after(limits.handshake);
-    deadline.async_wait([&socket](boost::system::error_code ec) {
-      if (ec) return;
-      boost::system::error_code ignored;
-      socket.cancel(ignored);
-    });
+    auto deadline = cancel_after(socket, limits.handshake);
     auto [ec, n] = co_await asio::async_read(socket, asio::buffer(preamble), tuple_awaitable);
     deadline.cancel();
     if (ec || std::string_view(preamble, 4) != kDirectMagic) co_return;
