@@ -63,11 +63,16 @@ asio::awaitable<void> DirectTunnel::run() {
 }
 
 asio::awaitable<void> DirectTunnel::pump_out() {
-  std::vector<unsigned char> buf(kSlots * kSlot);
+  std::vector<unsigned char> buf;  // only while data flows: an idle session holds no buffer
   std::array<asio::mutable_buffer, kSlots> in;
-  for (size_t i = 0; i < kSlots; ++i) in[i] = asio::buffer(buf.data() + i * kSlot + 2, noise::kMaxPlaintext);
   std::vector<asio::const_buffer> out;
   while (!ended_) {
+    if (buf.empty()) {
+      co_await local_.async_wait(asio::socket_base::wait_read, tuple_awaitable);  // a failure: the read says it
+      if (ended_) co_return;
+      buf.resize(kSlots * kSlot);
+      for (size_t i = 0; i < kSlots; ++i) in[i] = asio::buffer(buf.data() + i * kSlot + 2, noise::kMaxPlaintext);
+    }
     auto [ec, n] = co_await local_.async_read_some(in, tuple_awaitable);
     if (ended_) co_return;
     if (ec && ec != asio::error::eof) {
@@ -104,17 +109,26 @@ asio::awaitable<void> DirectTunnel::pump_out() {
       finish_if_done();
       co_return;
     }
+    boost::system::error_code aec;
+    if (local_.available(aec) == 0) buf = {};
   }
 }
 
 asio::awaitable<void> DirectTunnel::pump_in() {
   constexpr size_t kSize = kSlots * kSlot;
-  std::vector<unsigned char> buf(kSize);
-  size_t start = 0, stop = 0;  // unparsed bytes
+  std::vector<unsigned char> buf;  // only while data flows, or part of a message waits for the rest
+  size_t start = 0, stop = 0;      // unparsed bytes
   std::vector<asio::const_buffer> plain;
   while (!ended_) {
     if (start == stop) {
       start = stop = 0;
+      boost::system::error_code aec;
+      if (relay_.available(aec) == 0) {
+        buf = {};
+        co_await relay_.async_wait(asio::socket_base::wait_read, tuple_awaitable);  // a failure: the read says it
+        if (ended_) co_return;
+      }
+      if (buf.empty()) buf.resize(kSize);
     } else if (kSize - stop < kSlot) {
       std::memmove(buf.data(), buf.data() + start, stop - start);
       stop -= start;
@@ -179,9 +193,10 @@ void DirectTunnel::on_frame(Link::Frame&& f) {
     end(CloseReason::protocol_error, "a data frame for a session on a direct connection");
     return;
   }
+  // A complete session needs no close: any close that arrives cuts it (with a reset), whatever its reason.
   const auto c = parse_close(f.payload);
-  if (c.reason == CloseReason::normal) return;  // the stream itself says how it ended
-  end(c.reason, c.text.empty() ? std::string(reason_name(c.reason)) : c.text, false);
+  const std::string text = c.text.empty() ? std::string(reason_name(c.reason)) : c.text;
+  end(c.reason == CloseReason::normal ? CloseReason::protocol_error : c.reason, text, false);
 }
 
 void DirectTunnel::finish_if_done() {

@@ -222,8 +222,12 @@ Records::Result Records::open(unsigned char* p, size_t n, size_t* used, size_t* 
   *used = 5;
   if (n < 5) return Result::more;
   const size_t body = size_t{p[3]} << 8 | p[4];
-  if (p[0] != kApplicationData || p[1] != 3 || p[2] != 3) {
-    *error = "not a TLS 1.3 application-data record (type " + std::to_string(p[0]) + ")";
+  if (p[0] != kApplicationData) {
+    *error = "not a TLS 1.3 application-data record (content type " + std::to_string(p[0]) + ")";
+    return Result::failed;
+  }
+  if (p[1] != 3 || p[2] != 3) {
+    *error = "a TLS record of version " + std::to_string(p[1]) + "." + std::to_string(p[2]) + ", not 3.3";
     return Result::failed;
   }
   if (body < 1 + kTag || body > kMaxRecord - 5) {
@@ -233,6 +237,10 @@ Records::Result Records::open(unsigned char* p, size_t n, size_t* used, size_t* 
   *used = 5 + body;
   if (n < *used) return Result::more;
   const size_t len = body - kTag;
+  if (len > kMaxPlain + 1 + 255) {
+    *error = "a TLS record of " + std::to_string(len) + " bytes of plaintext (record_overflow)";
+    return Result::failed;
+  }
   if (!aead(false, read_, p, p + 5, len, p + 5 + len)) {
     *error = "a TLS record failed authentication";
     return Result::failed;
@@ -246,6 +254,10 @@ Records::Result Records::open(unsigned char* p, size_t n, size_t* used, size_t* 
   }
   const uint8_t type = p[5 + end - 1];
   *plain = end - 1;
+  if (*plain > kMaxPlain) {
+    *error = "a TLS record of " + std::to_string(*plain) + " bytes of content, more than 16 KiB (record_overflow)";
+    return Result::failed;
+  }
   const unsigned char* m = p + 5;
   if (type == kApplicationData) return Result::data;
   if (type == kAlert) {

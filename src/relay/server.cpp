@@ -329,18 +329,18 @@ struct RelayServer::Impl : std::enable_shared_from_this<Impl> {
     if (!s->legs[0] || !s->legs[1]) co_return;
     s->direct_deadline.reset();
     std::weak_ptr<Session> weak = s;
-    auto done = [self, weak](uint64_t bytes, bool clean) {
-      self->direct_bytes += bytes;
+    auto done = [self, weak](uint64_t, bool clean) {
       auto session = weak.lock();
       if (!session) return;
       session->splice.reset();
       if (clean) {
         self->forget(session);  // both ends said so in the stream: no frames needed
       } else {
-        self->end_session(session, CloseReason::normal, "a direct connection was reset", nullptr);
+        self->end_session(session, CloseReason::reset, "a direct connection was reset", nullptr);
       }
     };
-    s->splice = std::make_shared<Splice>(std::move(*s->legs[0]), std::move(*s->legs[1]), done);
+    // `done` holds this server, so the byte counter outlives the splice.
+    s->splice = std::make_shared<Splice>(std::move(*s->legs[0]), std::move(*s->legs[1]), done, &direct_bytes);
     s->legs[0].reset();
     s->legs[1].reset();
     std::string why;

@@ -24,8 +24,9 @@ constexpr unsigned kFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
 
 }  // namespace
 
-Splice::Splice(asio::ip::tcp::socket a, asio::ip::tcp::socket b, std::function<void(uint64_t, bool)> on_end)
-    : sockets_{std::move(a), std::move(b)}, on_end_(std::move(on_end)) {}
+Splice::Splice(asio::ip::tcp::socket a, asio::ip::tcp::socket b, std::function<void(uint64_t, bool)> on_end,
+               uint64_t* counter)
+    : sockets_{std::move(a), std::move(b)}, on_end_(std::move(on_end)), counter_(counter) {}
 
 Splice::~Splice() {
   for (auto& p : pipes_) {
@@ -91,6 +92,7 @@ asio::awaitable<void> Splice::pump(int i) {
       if (m <= 0) co_return finish(false);
       left -= m;
       bytes_ += static_cast<uint64_t>(m);
+      if (counter_) *counter_ += static_cast<uint64_t>(m);
     }
   }
 }

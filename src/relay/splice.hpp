@@ -16,8 +16,9 @@ namespace freehold::relay {
 class Splice final : public std::enable_shared_from_this<Splice> {
  public:
   // `on_end` runs once when both directions are over: `bytes` copied in all, `clean` if both ended with a FIN.
+  // `counter`, if given, grows as bytes are copied (a metric); it must outlive the splice.
   Splice(boost::asio::ip::tcp::socket a, boost::asio::ip::tcp::socket b,
-         std::function<void(uint64_t bytes, bool clean)> on_end);
+         std::function<void(uint64_t bytes, bool clean)> on_end, uint64_t* counter = nullptr);
   ~Splice();
   Splice(const Splice&) = delete;
   Splice& operator=(const Splice&) = delete;
@@ -36,6 +37,7 @@ class Splice final : public std::enable_shared_from_this<Splice> {
   boost::asio::ip::tcp::socket sockets_[2];
   Pipe pipes_[2];
   std::function<void(uint64_t, bool)> on_end_;
+  uint64_t* counter_;
   uint64_t bytes_ = 0;
   int running_ = 0;
   bool failed_ = false, ended_ = false;

@@ -9,15 +9,25 @@ checked: no allow-lists), then it splices sessions between the one device link a
 numbering sessions on the device link itself and answering pings. One thread runs asyncio's event loop, so each TLS
 connection is only ever used by that thread; another reads the commands.
 
-    python3 relay_fake.py --dir DIR [--listen 127.0.0.1:0]
+With --direct it also offers every session direct data connections ("Direct data connections"): a `direct` frame with
+a fresh token to the device before it forwards the `open`, another to the client before it forwards the `accept`.
+Both kinds of connection arrive on the one port: one that begins with "F" ("FHD1" and a token) is a direct
+connection, anything else is a link and gets TLS. The two direct connections of a session are joined, FIN passed on
+as a half-close and a reset as a reset, and the device -> client direction is read as u16 BE length-prefixed
+transport messages so that the commands below tamper with messages there instead of with data frames.
+
+    python3 relay_fake.py --dir DIR [--listen 127.0.0.1:0] [--direct]
 
 It prints `listening PORT FINGERPRINT` once ready, then one line per event (`link device`, `link client`,
-`open csid=C dsid=D`, `tampered flip|drop dsid=D frame=N`, `impersonated csid=C`). Commands on stdin, one a line,
-each acknowledged with `ok <command>`:
+`open csid=C dsid=D`, `direct csid=C dsid=D` when a session's direct connections are joined, `direct_failed dsid=D`,
+`tampered flip|drop dsid=D frame=N`, `impersonated csid=C`). Commands on stdin, one a line, each acknowledged with
+`ok <command>`:
 
     pass          forward everything unchanged (the default)
-    flip N        flip one bit in the payload of the Nth data frame of each session, device -> client
-    drop N        silently drop the Nth data frame of each session, device -> client
+    flip N        flip one bit in the payload of the Nth data frame (or direct transport message, not its length) of
+                  each session, device -> client
+    drop N        silently drop the Nth data frame (or direct transport message, length and all) of each session,
+                  device -> client
     impersonate   answer a client's open itself (an accept of 80 random bytes) instead of forwarding it
 """
 
@@ -25,6 +35,7 @@ import argparse
 import asyncio
 import hashlib
 import os
+import socket
 import ssl
 import struct
 import subprocess
@@ -32,11 +43,13 @@ import sys
 import threading
 
 HELLO, CHALLENGE, AUTH, READY = 0x01, 0x02, 0x03, 0x04
-OPEN, ACCEPT, DATA, CREDIT, CLOSE = 0x10, 0x11, 0x12, 0x13, 0x14
+OPEN, ACCEPT, DATA, CREDIT, CLOSE, DIRECT = 0x10, 0x11, 0x12, 0x13, 0x14, 0x15
 PING, PONG = 0x20, 0x21
 DEVICE, CLIENT = 1, 2
-DEVICE_OFFLINE = 1
-HANDSHAKE_S = 10
+DEVICE_OFFLINE, DIRECT_FAILED = 1, 12
+HANDSHAKE_S = 10  # TLS handshake, each frame of the link set-up, the 20 bytes of a direct connection
+DIRECT_S = 15     # from the offer until both direct connections are there
+MAGIC = b"FHD1"
 
 
 def say(text):
@@ -76,14 +89,50 @@ class Link:
             self.writer.write(struct.pack(">BBHI", ftype, 0, len(payload), session) + bytes(payload))
 
 
+async def peek(sock):
+    """The first byte of an accepted (non-blocking) socket, left unread; b"" if the peer closed."""
+    loop = asyncio.get_running_loop()
+    readable = loop.create_future()
+    loop.add_reader(sock.fileno(), lambda: readable.done() or readable.set_result(None))
+    try:
+        await readable
+    finally:
+        loop.remove_reader(sock.fileno())
+    return sock.recv(1, socket.MSG_PEEK)
+
+
+def reset(writer):
+    """Ends a connection with a TCP RST (SO_LINGER 0), as the doc asks for a reset passed on."""
+    sock = writer.get_extra_info("socket")
+    try:
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    writer.transport.abort()
+
+
+class Session:
+    """A session: the client's link and its number there, its number on the device link, its direct connections."""
+
+    def __init__(self, client, csid, dsid):
+        self.client, self.csid, self.dsid = client, csid, dsid
+        self.frames = 0     # data frames, or direct transport messages, sent device -> client so far
+        self.tokens = []    # the tokens offered for its direct connections, while unused
+        self.conns = {}     # "device" / "client" -> (reader, writer): its direct connections
+        self.timer = None   # direct_failed, unless both direct connections arrive in time
+
+
 class FakeRelay:
-    def __init__(self):
+    def __init__(self, direct):
+        self.direct = direct
         self.mode, self.nth = "pass", 0
         self.device = None
         self.next_dsid = 1
-        self.by_client = {}  # (client link, client session) -> device session
-        self.by_device = {}  # device session -> (client link, client session)
-        self.frames = {}     # device session -> data frames sent device -> client so far
+        self.by_client = {}  # (client link, client session) -> Session
+        self.by_device = {}  # device session -> Session
+        self.tokens = {}     # direct token -> (Session, "device" or "client")
+        self.tasks = set()   # one per accepted connection (the loop keeps only weak references)
 
     def command(self, line):
         words = line.split()
@@ -96,11 +145,46 @@ class FakeRelay:
             return
         say(f"ok {line}")
 
-    def forget(self, dsid):
-        entry = self.by_device.pop(dsid, None)
-        self.frames.pop(dsid, None)
-        if entry:
-            self.by_client.pop(entry, None)
+    def tamper(self, s, payload):
+        """The device -> client payload of data frame or direct message number s.frames, as it is to be sent on,
+        or None to drop it."""
+        s.frames += 1
+        if self.mode == "flip" and s.frames == self.nth:
+            payload = bytearray(payload)
+            payload[0] ^= 0x01
+            say(f"tampered flip dsid={s.dsid} frame={s.frames}")
+        elif self.mode == "drop" and s.frames == self.nth:
+            say(f"tampered drop dsid={s.dsid} frame={s.frames}")
+            return None
+        return payload
+
+    def offer(self, s, link, sid, side):
+        token = os.urandom(16)
+        self.tokens[token] = (s, side)
+        s.tokens.append(token)
+        link.send(DIRECT, sid, token)
+
+    def forget(self, s):
+        """The session is over at the relay: its unused tokens go, its direct connections are reset."""
+        if self.by_device.get(s.dsid) is s:
+            del self.by_device[s.dsid]
+            self.by_client.pop((s.client, s.csid), None)
+        for token in s.tokens:
+            self.tokens.pop(token, None)
+        if s.timer:
+            s.timer.cancel()
+        for _, writer in s.conns.values():
+            reset(writer)
+        s.conns.clear()
+
+    def direct_failed(self, s):
+        if len(s.conns) < 2 and self.by_device.get(s.dsid) is s:
+            say(f"direct_failed dsid={s.dsid}")
+            text = b"the direct data connections did not both arrive"
+            s.client.send(CLOSE, s.csid, bytes([DIRECT_FAILED]) + text)
+            if self.device is not None:
+                self.device.send(CLOSE, s.dsid, bytes([DIRECT_FAILED]) + text)
+            self.forget(s)
 
     def from_client(self, link, ftype, sid, payload):
         if ftype == OPEN:
@@ -113,39 +197,102 @@ class FakeRelay:
             if self.device is None:
                 link.send(CLOSE, sid, bytes([DEVICE_OFFLINE]) + b"no device link")
                 return
-            dsid = self.next_dsid
+            s = Session(link, sid, self.next_dsid)
             self.next_dsid += 1
-            self.by_client[(link, sid)] = dsid
-            self.by_device[dsid] = (link, sid)
-            self.frames[dsid] = 0
-            self.device.send(OPEN, dsid, payload)
-            say(f"open csid={sid} dsid={dsid}")
+            self.by_client[(link, sid)] = self.by_device[s.dsid] = s
+            if self.direct:
+                self.offer(s, self.device, s.dsid, "device")
+                s.timer = asyncio.get_running_loop().call_later(DIRECT_S, self.direct_failed, s)
+            self.device.send(OPEN, s.dsid, payload)
+            say(f"open csid={sid} dsid={s.dsid}")
             return
-        dsid = self.by_client.get((link, sid))
-        if dsid is None or self.device is None:
+        s = self.by_client.get((link, sid))
+        if s is None or self.device is None:
             return
-        self.device.send(ftype, dsid, payload)
+        self.device.send(ftype, s.dsid, payload)
         if ftype == CLOSE:
-            self.forget(dsid)
+            self.forget(s)
 
     def from_device(self, ftype, dsid, payload):
-        entry = self.by_device.get(dsid)
-        if entry is None:
+        s = self.by_device.get(dsid)
+        if s is None:
             return
-        client, csid = entry
         if ftype == DATA:
-            self.frames[dsid] += 1
-            n = self.frames[dsid]
-            if self.mode == "flip" and n == self.nth:
-                payload = bytearray(payload)
-                payload[0] ^= 0x01
-                say(f"tampered flip dsid={dsid} frame={n}")
-            elif self.mode == "drop" and n == self.nth:
-                say(f"tampered drop dsid={dsid} frame={n}")
+            payload = self.tamper(s, payload)
+            if payload is None:
                 return
-        client.send(ftype, csid, payload)
+        elif ftype == ACCEPT and self.direct:
+            self.offer(s, s.client, s.csid, "client")
+        s.client.send(ftype, s.csid, payload)
         if ftype == CLOSE:
-            self.forget(dsid)
+            self.forget(s)
+
+    async def accept(self, sock, tls):
+        """One accepted TCP connection: a direct connection if it begins with "F", else a link over TLS."""
+        loop = asyncio.get_running_loop()
+        try:
+            direct = await asyncio.wait_for(peek(sock), HANDSHAKE_S) == MAGIC[:1]
+            reader = asyncio.StreamReader()
+            protocol = asyncio.StreamReaderProtocol(reader)
+            kw = {} if direct else {"ssl": tls, "ssl_handshake_timeout": HANDSHAKE_S}
+            transport, _ = await loop.connect_accepted_socket(lambda: protocol, sock, **kw)
+        except (asyncio.TimeoutError, OSError):
+            sock.close()
+            return
+        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+        await (self.serve_direct if direct else self.serve)(reader, writer)
+
+    async def serve_direct(self, reader, writer):
+        try:
+            first = await asyncio.wait_for(reader.readexactly(20), HANDSHAKE_S)
+        except (asyncio.IncompleteReadError, asyncio.TimeoutError, OSError):
+            writer.close()
+            return
+        s, side = self.tokens.pop(first[4:], (None, None)) if first[:4] == MAGIC else (None, None)
+        if s is None:
+            say("direct refused: not FHD1 and a token offered")
+            writer.close()
+            return
+        s.tokens.remove(first[4:])
+        s.conns[side] = (reader, writer)
+        if len(s.conns) < 2:
+            return  # the other side's connection joins them
+        s.timer.cancel()
+        say(f"direct csid={s.csid} dsid={s.dsid}")
+        device, client = s.conns["device"], s.conns["client"]
+        await asyncio.gather(self.pump(client, device), self.pump(device, client, s))
+        for _, w in (device, client):
+            w.close()
+        s.conns.clear()
+        self.forget(s)
+
+    async def pump(self, src, dst, s=None):
+        """Copies one direction of a joined session until it ends; with a session, reads it as length-prefixed
+        transport messages and tampers with them. A FIN is passed on as a FIN, a reset (or a write that fails) resets
+        both connections."""
+        reader, writer = src[0], dst[1]
+        try:
+            while True:
+                if s is None:
+                    data = await reader.read(1 << 16)
+                    if not data:
+                        break
+                else:
+                    try:
+                        head = await reader.readexactly(2)
+                        body = await reader.readexactly(struct.unpack(">H", head)[0])
+                    except asyncio.IncompleteReadError as e:  # the end, maybe inside a message: pass that on
+                        writer.write(e.partial)
+                        break
+                    body = self.tamper(s, body)
+                    data = head + body if body is not None else b""
+                writer.write(data)
+                await writer.drain()
+            if not writer.is_closing():
+                writer.write_eof()
+        except OSError:
+            reset(src[1])
+            reset(writer)
 
     async def serve(self, reader, writer):
         link = Link(reader, writer)
@@ -186,31 +333,41 @@ class FakeRelay:
         """A link ended: its sessions end at the other side too."""
         if link.role == DEVICE and link is self.device:
             self.device = None
-            for dsid, (client, csid) in list(self.by_device.items()):
-                client.send(CLOSE, csid, bytes([DEVICE_OFFLINE]) + b"the device's link ended")
-                self.forget(dsid)
+            for s in list(self.by_device.values()):
+                s.client.send(CLOSE, s.csid, bytes([DEVICE_OFFLINE]) + b"the device's link ended")
+                self.forget(s)
         elif link.role == CLIENT:
-            for (client, csid), dsid in list(self.by_client.items()):
-                if client is link:
-                    if self.device is not None:
-                        self.device.send(CLOSE, dsid, bytes([0]) + b"the client's link ended")
-                    self.forget(dsid)
+            for s in [s for s in self.by_device.values() if s.client is link]:
+                if self.device is not None:
+                    self.device.send(CLOSE, s.dsid, bytes([0]) + b"the client's link ended")
+                self.forget(s)
+
+    async def listen(self, listener, tls):
+        loop = asyncio.get_running_loop()
+        while True:
+            sock, _ = await loop.sock_accept(listener)
+            sock.setblocking(False)
+            task = loop.create_task(self.accept(sock, tls))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dir", required=True, help="where the certificate and key are kept")
     ap.add_argument("--listen", default="127.0.0.1:0")
+    ap.add_argument("--direct", action="store_true", help="offer direct data connections (docs: \"direct\" frames)")
     args = ap.parse_args()
     host, port = args.listen.rsplit(":", 1)
     cert, key, fingerprint = make_certificate(args.dir)
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.minimum_version = ssl.TLSVersion.TLSv1_3
     tls.load_cert_chain(cert, key)
-    relay = FakeRelay()
+    relay = FakeRelay(args.direct)
     loop = asyncio.new_event_loop()
-    server = loop.run_until_complete(asyncio.start_server(relay.serve, host, int(port), ssl=tls))
-    say(f"listening {server.sockets[0].getsockname()[1]} {fingerprint}")
+    listener = socket.create_server((host, int(port)))
+    listener.setblocking(False)
+    say(f"listening {listener.getsockname()[1]} {fingerprint}")
 
     def commands():
         for line in sys.stdin:
@@ -219,10 +376,12 @@ def main():
         loop.call_soon_threadsafe(loop.stop)  # stdin closed: the test is gone
 
     threading.Thread(target=commands, daemon=True).start()
+    task = loop.create_task(relay.listen(listener, tls))
     try:
         loop.run_forever()
     finally:
-        server.close()
+        task.cancel()
+        listener.close()
     return 0
 
 

@@ -8,21 +8,25 @@ tests/e2e/relay_fake.py, an independent relay that tampers with sessions on purp
      naming its ID; `freehold-relay allow` lets it link up within its backoff; /metrics counts it;
   2. through `freehold connect`: REST health (curl), the RTSP stream (ffprobe: h264 1280x720), ONVIF GetProfiles
      (SOAP with a WS-Security UsernameToken), 20 requests in a row, 2 MB+ of pipelined responses byte-identical to
-     the same requests sent to the device directly;
+     the same requests sent to the device directly; every session on direct data connections (the relay's default),
+     the download in the relay's direct byte counter and not in its forwarded (data frame) one;
   3. authorisation: a client the relay admits but the device does not know (not_paired), a client the relay does
      not admit, a device nobody registered (unknown_device, then rate_limited after 6 tries);
   4. a wrong relay pin: refused before anything is sent, naming the certificate seen;
-  5. tampering (relay_fake.py): a flipped bit or a dropped frame ends the session with a reset and no altered byte
-     reaches the application (decrypt_failed; ffprobe fails too); an accept the relay made up is a key mismatch;
+  5. tampering (relay_fake.py), once with data frames on the links and once (--direct) on direct data connections: a
+     flipped bit or a dropped frame or message ends the session with a reset and no altered byte reaches the
+     application (decrypt_failed; ffprobe fails too); an accept the relay made up is a key mismatch;
   6. blindness: a marker and the admin password sent through the tunnel are in no byte of the relay's memory (gcore),
      while the marker is in the client's (the control);
   7. kill -9 of the relay mid-download: the download and an idle RTSP connection through the tunnel are reset (not
      ended as if complete), `freehold connect` says the link ended, the relay restarts on its port and the device
      links up again within its backoff, a new connect works;
   8. 1000 short sessions, 25 at a time: the relay's session gauge, and the relay's,
-     device's and client's descriptors and the relay's and device's memory return to where they were.
+     device's and client's descriptors and the relay's and device's memory return to where they were;
+  9. a second relay with `direct_data = false`: a 2 MB+ download in data frames arrives intact, nothing goes direct.
 
-Sections run in the order 1 2 3 4 6 8 7 (one relay and device), then 5 (its own device); each may fail on its own.
+Sections run in the order 1 2 3 4 6 8 7 (one relay and device), then 5 twice and 9 (each its own device); each may
+fail on its own.
 
 Standard library only (plus curl, ffprobe, openssl, and gdb's gcore for section 6, which is skipped without it).
 
@@ -122,15 +126,17 @@ def tool_env(home):
 
 
 class Relay(Proc):
-    def __init__(self, binary, work, env, port=0):
+    def __init__(self, binary, work, env, port=0, name="relay", direct_data=True):
+        """`name` names its config file and certificate directory in `work`; every relay of the test shares
+        access.toml. `direct_data` as in the config (the default, true, is left out)."""
         # The per-address open rate raised (it is 10 a second by default), so that section 8 can open a thousand
         # sessions 25 at a time; the unknown-ID limit of section 3 stays as shipped.
-        config = os.path.join(work, "relay.toml")
+        config = os.path.join(work, f"{name}.toml")
         with open(config, "w") as f:
-            f.write('[relay]\nlisten = "127.0.0.1:0"\nself_signed = "relay-tls"\nopens_per_second = 2000\n'
-                    'open_burst = 2000\n')
+            f.write(f'[relay]\nlisten = "127.0.0.1:0"\nself_signed = "{name}-tls"\nopens_per_second = 2000\n'
+                    'open_burst = 2000\n' + ("" if direct_data else "direct_data = false\n"))
         super().__init__([binary, "serve", "--config", config, "--listen", f"{HOST}:{port}", "--self-signed",
-                          os.path.join(work, "relay-tls"), "--access", os.path.join(work, "access.toml"),
+                          os.path.join(work, f"{name}-tls"), "--access", os.path.join(work, "access.toml"),
                           "--metrics", f"{HOST}:0"], env)
         self.port = self.fingerprint = self.metrics_port = None
 
@@ -310,6 +316,20 @@ def _send_quietly(s, data):
         pass
 
 
+def big_download(port, token):
+    """120 pipelined GET /api/v1/config/schema over HTTPS on one connection, 2 MB+: (bytes, error) as pipelined()."""
+    return pipelined(port, "/api/v1/config/schema", 120, tls=True, headers=[("Authorization", f"Bearer {token}")])
+
+
+def first_difference(a, b):
+    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+
+
+def grew(before, after, name):
+    """How much a counter of /metrics grew between two reads (a counter missing from both: 0)."""
+    return after.get(name, 0) - before.get(name, 0)
+
+
 def anon_kb(pid):
     """Resident anonymous memory of a process in KB (RssAnon in /proc/PID/status: its heap and stacks), or None.
     Not PSS: PSS divides shared library pages among the processes mapping them, so it moves whenever another
@@ -322,6 +342,14 @@ def anon_kb(pid):
     except OSError:
         return None
     return None
+
+
+def login(port, user, password):
+    """A REST session token, asked of a device directly."""
+    status, j = https_json(port, "POST", "/api/v1/session", {"username": user, "password": password})
+    R.require("log in on the device (POST /api/v1/session)", status == 200 and isinstance(j, dict),
+              f"{status} {short(j)}")
+    return j["token"]
 
 
 def https_json(port, method, path, body=None, token=None, timeout=10):
@@ -484,11 +512,7 @@ class Run:
     def login(self):
         """A REST session token, asked of the device directly."""
         if self.token is None:
-            status, j = https_json(self.ports["https"], "POST", "/api/v1/session",
-                                   {"username": self.user, "password": self.password})
-            R.require("log in on the device (POST /api/v1/session)", status == 200 and isinstance(j, dict),
-                      f"{status} {short(j)}")
-            self.token = j["token"]
+            self.token = login(self.ports["https"], self.user, self.password)
         return self.token
 
 
@@ -535,6 +559,8 @@ def section_setup(run):
 
 
 def section_through(run):
+    m0 = run.relay.metrics()
+    sessions = 0  # one per TCP connection through the tunnel, counted as they are made
     run.conn = run.owner.connect("cam", ("rtsp", "https", "http"))
     c = run.conn
     R.require("`freehold connect cam` opens local ports for rtsp, https and http and says it is connected",
@@ -544,35 +570,58 @@ def section_through(run):
             and re.search(rf"(?m)^https +https://127\.0\.0\.1:{c.ports['https']}/$", c.out_text()), c.out_text())
     https = f"https://{HOST}:{c.ports['https']}"
     rc, body, err = curl(https + "/api/v1/health")
+    sessions += 1
     R.check("curl through the tunnel: GET /api/v1/health answers {\"claimed\":true,\"status\":\"ok\"}",
             rc == 0 and health_ok(body), f"curl exit {rc}: {short(body)} {err}; connect: {short(c.log_text())}")
     probe, err = ffprobe(f"rtsp://{run.user}:{run.password}@{HOST}:{c.ports['rtsp']}/main")
     R.check("ffprobe through the tunnel reads the RTSP stream: h264 1280x720", probe == ("h264", 1280, 720),
             f"{probe} {err}; connect: {short(c.log_text())}")
+    sessions += 1  # ffprobe: RTSP interleaved on one TCP connection
     status, tokens, body = onvif_profiles(c.ports["https"], run.user, run.password)
+    sessions += 1
     R.check("ONVIF GetProfiles through the tunnel (WS-Security UsernameToken) returns at least one profile",
             status == 200 and len(tokens) >= 1, f"HTTP {status}: {short(body.decode('utf-8', 'replace'), 600)}")
     fails = []
     for i in range(20):
         rc, body, err = curl(https + "/api/v1/health")
+        sessions += 1
         if rc != 0 or not health_ok(body):
             fails.append(f"#{i}: exit {rc} {short(body, 80)} {err}")
     R.check("20 curl requests in a row through the tunnel all succeed", not fails, short(fails, 600))
 
-    token = run.login()
-    auth = [("Authorization", f"Bearer {token}")]
-    direct, derr = pipelined(run.ports["https"], "/api/v1/config/schema", 120, tls=True, headers=auth)
+    expected = check_big_download(c, run.ports["https"], run.login())
+    sessions += 1
+    # Direct data connections are the relay's default: every session above was joined on two of them, and the
+    # download's bytes were spliced there, not forwarded in data frames on the links.
+    _, m = run.relay.wait_metrics(
+        lambda m: grew(m0, m, "freehold_relay_direct_sessions_total") >= sessions
+        and grew(m0, m, "freehold_relay_direct_bytes_total") >= len(expected), 3)
+    counters = {k: grew(m0, m, k) for k in (
+        "freehold_relay_sessions_total", "freehold_relay_direct_sessions_total", "freehold_relay_direct_bytes_total",
+        "freehold_relay_forwarded_bytes_total")}
+    R.check(f"the sessions went direct: freehold_relay_direct_sessions_total grew by at least the {sessions} sessions "
+            "of this section", counters["freehold_relay_direct_sessions_total"] >= sessions, f"grew by {counters}")
+    R.check(f"the relay counted the download in freehold_relay_direct_bytes_total (grew by at least its "
+            f"{len(expected)} bytes)", counters["freehold_relay_direct_bytes_total"] >= len(expected),
+            f"grew by {counters}")
+    R.check("... and not in freehold_relay_forwarded_bytes_total (data frames on the links: grew by less than the "
+            "download)", counters["freehold_relay_forwarded_bytes_total"] < len(expected), f"grew by {counters}")
+
+
+def check_big_download(c, device_port, token):
+    """The 2 MB+ download directly from the device (required), then through `freehold connect` c: checked to be the
+    same bytes. Returns the bytes."""
+    expected, err = big_download(device_port, token)
     R.require("the control download directly from the device: 120 pipelined GET /api/v1/config/schema, 2 MB+",
-              len(direct) > 2_000_000 and direct.count(b"HTTP/1.1 200 ") == 120, f"{len(direct)} bytes, {derr}")
+              len(expected) > 2_000_000 and expected.count(b"HTTP/1.1 200 ") == 120, f"{len(expected)} bytes, {err}")
     t0 = time.monotonic()
-    tunneled, terr = pipelined(c.ports["https"], "/api/v1/config/schema", 120, tls=True, headers=auth)
+    got, err = big_download(c.ports["https"], token)
     dt = time.monotonic() - t0
-    R.check(f"the same 2 MB+ download through the tunnel arrives intact: the same {len(direct)} bytes "
-            f"({len(direct) / max(dt, 1e-3) / 1e6:.0f} MB/s)", tunneled == direct,
-            f"{len(tunneled)} bytes (direct {len(direct)}), {terr}; first difference at "
-            f"{next((i for i, (x, y) in enumerate(zip(tunneled, direct)) if x != y), min(len(tunneled), len(direct)))}")
-    R.check("the relay counted the download in freehold_relay_forwarded_bytes_total",
-            run.relay.metrics().get("freehold_relay_forwarded_bytes_total", 0) > len(direct), short(run.relay.metrics()))
+    R.check(f"the same 2 MB+ download through the tunnel arrives intact: the same {len(expected)} bytes "
+            f"({len(expected) / max(dt, 1e-3) / 1e6:.0f} MB/s)", got == expected,
+            f"{len(got)} bytes (from the device {len(expected)}), {err}; first difference at "
+            f"{first_difference(got, expected)}")
+    return expected
 
 
 def section_authorisation(run):
@@ -655,7 +704,7 @@ def section_blind(run):
     R.require("(the connection of section 2 is still up)", connected(c), gone_detail(c))
     marker = f"FREEHOLD-MARKER-{secrets.token_hex(8)}"
     plain = f"http://{HOST}:{c.ports['http']}"
-    before = run.relay.metrics().get("freehold_relay_forwarded_bytes_total", 0)
+    before = run.relay.metrics().get("freehold_relay_direct_bytes_total", 0)
     # In the clear inside the tunnel (the plain-HTTP service): the marker and the password in a request, and the
     # marker back in the answer (the plain listener redirects a web UI path to HTTPS, naming the path).
     for _ in range(3):
@@ -669,11 +718,29 @@ def section_blind(run):
         rc, body, err = curl(plain + "/" + marker, "-i", "-H", f"X-Marker: {marker}", timeout=5)
     R.check("the marker went through the tunnel both ways (a redirect naming it came back)",
             rc == 0 and marker.encode() in body, f"exit {rc}: {short(body)} {err}")
-    forwarded = run.relay.metrics().get("freehold_relay_forwarded_bytes_total", 0) - before
-    R.check("... through the relay (its forwarded byte counter grew)", forwarded > 1000, f"{forwarded} bytes")
+    spliced = run.relay.metrics().get("freehold_relay_direct_bytes_total", 0) - before
+    R.check("... through the relay (its direct connections' byte counter grew)", spliced > 1000, f"{spliced} bytes")
     R.check("neither the marker nor the password is in the relay's log",
             marker not in run.relay.log_text() and run.password not in run.relay.log_text())
+    # The memories are read while a session whose last answer named the marker is still open: `freehold connect`
+    # drops a session's buffers when it ends (large enough to be unmapped), so a finished one leaves nothing to find.
+    held = socket.create_connection((HOST, c.ports["http"]), timeout=5)
+    try:
+        answer, err = b"", ""
+        try:
+            held.sendall(f"GET /{marker} HTTP/1.1\r\nHost: {HOST}\r\nX-Marker: {marker}\r\n\r\n".encode())
+            while marker.encode() not in answer and (d := held.recv(1 << 16)):
+                answer += d
+        except OSError as e:
+            err = f"{type(e).__name__}: {e}"
+        R.check("a connection through the tunnel kept open, its answer naming the marker", marker.encode() in answer,
+                f"{short(answer)} {err}")
+        blind_cores(run, c, marker)
+    finally:
+        held.close()
 
+
+def blind_cores(run, c, marker):
     name = "blindness: the relay's memory (gcore) holds neither the marker nor the admin password"
     core, why = gcore(c.proc.pid, os.path.join(run.work, "client"))
     if core is None:
@@ -857,70 +924,91 @@ def section_faults(run):
     R.check("... and so does curl through it", rc == 0 and health_ok(body), f"curl exit {rc}: {short(body)} {err}")
 
 
-def section_tampering(args, work, env):
-    fake = Proc([sys.executable, os.path.join(HERE, "relay_fake.py"), "--dir", os.path.join(work, "fake-tls")], env,
-                stdin=subprocess.PIPE).start()
+def section_tampering(args, work, env, direct):
+    """relay_fake.py tampering with what the device sends: in data frames on the links, or (direct) in the transport
+    messages on the session's direct data connections. Check names start with the path: "data frames" or "direct
+    connection"."""
+    path = "direct connection" if direct else "data frames"
+    fake = Proc([sys.executable, os.path.join(HERE, "relay_fake.py"), "--dir", os.path.join(work, "fake-tls")]
+                + (["--direct"] if direct else []), env, stdin=subprocess.PIPE).start()
     daemon = c = None
     try:
         m = fake.wait_for(fake.out, r"^listening (\d+) ([0-9A-F:]{95})$", timeout=30)
-        R.require("relay_fake.py (an independent relay that tampers on purpose) listens", m, short(fake.log_text()))
+        R.require(f"{path}: relay_fake.py (an independent relay that tampers on purpose) listens", m,
+                  short(fake.log_text()))
         url, fingerprint = f"relay://{HOST}:{m.group(1)}", m.group(2)
-        owner = Client(args.cli, work, env, "tamper-owner").keygen()
+        owner = Client(args.cli, work, env, "tamper-owner" + ("-direct" if direct else "")).keygen()
         daemon, ports, (user, password), device_id, device_key = start_device(
-            args.bin, work, "device2", url, fingerprint, owner.public)
-        R.require("a device pinned to the fake relay links up to it",
+            args.bin, work, "device3" if direct else "device2", url, fingerprint, owner.public)
+        R.require(f"{path}: a device pinned to the fake relay links up to it",
                   daemon.wait_for(daemon.err, r"event=relay\.link_up ", timeout=15)
                   and fake.wait_for(fake.out, r"^link device$"), short(daemon.log_text(), 800))
         owner.add("cam", device_id, device_key, url, fingerprint)
         c = owner.connect("cam", ("rtsp", "https", "http"))
-        R.require("`freehold connect` through the fake relay", connected(c), gone_detail(c))
+        R.require(f"{path}: `freehold connect` through the fake relay", connected(c), gone_detail(c))
 
         def command(line):
             mark = fake.mark_out()
             fake.say(line)
-            R.require(f"relay_fake.py takes \"{line}\"", fake.wait_for(fake.out, rf"^ok {line}$", since=mark),
+            R.require(f"{path}: relay_fake.py takes \"{line}\"", fake.wait_for(fake.out, rf"^ok {line}$", since=mark),
                       fake.out_text(mark))
 
-        n = 1000  # ~330 KB of health answers: at least six data frames
+        n = 1000  # ~330 KB of health answers: at least six data frames or transport messages
         expected, err = pipelined(ports["http"], "/api/v1/health", n)
-        R.require(f"the control download directly from the device: {n} pipelined GET /api/v1/health (plain HTTP)",
-                  expected.count(b"HTTP/1.1 200 ") == n, f"{len(expected)} bytes, {err}")
+        R.require(f"{path}: the control download directly from the device: {n} pipelined GET /api/v1/health "
+                  "(plain HTTP)", expected.count(b"HTTP/1.1 200 ") == n, f"{len(expected)} bytes, {err}")
+        fmark = fake.mark_out()
         got, err = pipelined(c.ports["http"], "/api/v1/health", n)
-        R.require("control: through the fake relay, forwarding faithfully, the same download arrives intact",
+        R.require(f"{path}: control: through the fake relay, forwarding faithfully, the same download arrives intact",
                   got == expected, f"{len(got)} of {len(expected)} bytes, {err}")
+        if direct:
+            R.require(f"{path}: ... on the session's two direct connections, which relay_fake.py joined "
+                      "(\"direct csid=C dsid=D\")", fake.wait_for(fake.out, r"^direct csid=\d+ dsid=\d+$", since=fmark),
+                      fake.out_text(fmark))
         rtsp = f"rtsp://{user}:{password}@{HOST}:{c.ports['rtsp']}/main"
         probe, err = ffprobe(rtsp)
-        R.require("control: ffprobe through the fake relay reads h264 1280x720", probe == ("h264", 1280, 720), err)
+        R.require(f"{path}: control: ffprobe through the fake relay reads h264 1280x720", probe == ("h264", 1280, 720),
+                  err)
+
+        def tampered_with(mode, since):
+            """relay_fake.py's line saying it tampered (on a joined direct connection when `direct`), or None."""
+            m = fake.wait_for(fake.out, rf"^tampered {mode} dsid=(\d+) ", since=since)
+            if m and direct and not re.search(rf"(?m)^direct csid=\d+ dsid={m.group(1)}$", fake.out_text(since)):
+                return None
+            return m
 
         def cut(what, mode):
             """The download with the relay tampering: it must fail with a reset, having delivered a strict prefix of
             the true bytes (nothing altered, nothing missing before the cut), and the client must say why."""
+            what = f"{path}: {what}"
             command(mode)
             mark, fmark = c.mark(), fake.mark_out()
             got, err = pipelined(c.ports["http"], "/api/v1/health", n)
-            tampered = fake.wait_for(fake.out, rf"^tampered {mode.split()[0]} ", since=fmark)
+            tampered = tampered_with(mode.split()[0], fmark)
             R.check(f"{what}: the download fails with a reset (RST), not a clean end",
                     tampered and err is not None and err.startswith("ConnectionResetError") and len(got) < len(expected),
-                    f"tampered: {bool(tampered)}; {len(got)} of {len(expected)} bytes; {err}")
+                    f"tampered: {bool(tampered)}; {len(got)} of {len(expected)} bytes; {err}; relay_fake.py: "
+                    f"{short(fake.out_text(fmark))}")
             R.check(f"{what}: no altered byte reached the application (what arrived is the start of the true bytes)",
-                    expected.startswith(got), f"{len(got)} bytes, first difference at "
-                    f"{next((i for i, (x, y) in enumerate(zip(got, expected)) if x != y), len(got))}")
+                    expected.startswith(got),
+                    f"{len(got)} bytes, first difference at {first_difference(got, expected)}")
             said = c.wait_for(c.err, r"freehold: session ended \(decrypt_failed\): a frame failed authentication",
                               since=mark, timeout=5)
             R.check(f"{what}: `freehold connect` says \"session ended (decrypt_failed): a frame failed "
                     "authentication\"", said, short(c.log_text(mark), 600))
 
-        cut("a bit flipped in the 3rd data frame device -> client", "flip 3")
+        unit = "transport message on the direct connection" if direct else "data frame"
+        cut(f"a bit flipped in the 3rd {unit} device -> client", "flip 3")
         fmark = fake.mark_out()
         probe, err = ffprobe(rtsp)
-        R.check("a bit flipped in the 3rd data frame: ffprobe fails too",
-                probe is None and fake.wait_for(fake.out, r"^tampered flip ", since=fmark), f"{probe} {err}")
-        cut("the 3rd data frame device -> client dropped", "drop 3")
+        R.check(f"{path}: a bit flipped in the 3rd {unit}: ffprobe fails too",
+                probe is None and tampered_with("flip", fmark), f"{probe} {err}")
+        cut(f"the 3rd {unit} device -> client dropped", "drop 3")
 
         command("impersonate")
         mark, fmark = c.mark(), fake.mark_out()
         rc, body, err = curl(f"https://{HOST}:{c.ports['https']}/api/v1/health", timeout=5)
-        R.check("an accept made up by the relay: the request fails",
+        R.check(f"{path}: an accept made up by the relay: the request fails",
                 rc != 0 and not body and fake.wait_for(fake.out, r"^impersonated ", since=fmark),
                 f"curl exit {rc}: {short(body)} {err}")
         said = c.wait_for(c.err, r"freehold: key mismatch: .*\(possible interception\)", since=mark, timeout=5)
@@ -929,18 +1017,58 @@ def section_tampering(args, work, env):
 
         command("pass")
         rc, body, err = curl(f"https://{HOST}:{c.ports['https']}/api/v1/health")
-        R.check("the client's link survives those sessions: with the relay faithful again, curl works",
+        R.check(f"{path}: the client's link survives those sessions: with the relay faithful again, curl works",
                 rc == 0 and health_ok(body), f"curl exit {rc}: {short(body)} {err}; {short(c.log_text())}")
     finally:
         if c:
             c.stop()
         if daemon:
             if R.failed:
-                print("--- device2 log (tail):\n" + daemon.log_text()[-2000:])
+                print(f"--- {path}: device log (tail):\n" + daemon.log_text()[-2000:])
             daemon.stop()
         if R.failed:
-            print("--- relay_fake.py:\n" + short(fake.out_text() + "\n" + fake.log_text(), 2000))
+            print(f"--- {path}: relay_fake.py:\n" + short(fake.out_text() + "\n" + fake.log_text(), 2000))
         fake.stop()
+
+
+def section_framed(run):
+    """A relay with direct_data = false (for networks where only TLS passes) carries sessions in data frames on the
+    links, as every relay did before direct data connections. Its own device; the owner's client."""
+    relay = Relay(run.args.relay, run.work, run.env, name="relay-framed", direct_data=False).start()
+    daemon = c = None
+    try:
+        R.require("a second relay, with direct_data = false in its config, starts", relay.port,
+                  short(relay.log_text(), 600))
+        daemon, ports, (user, password), device_id, device_key = start_device(
+            run.args.bin, run.work, "device4", relay.url, relay.fingerprint, run.owner.public)
+        mark = daemon.mark()
+        r = run.relay_cli("allow", device_id)  # the relays share their access file
+        R.require("`freehold-relay allow` lists its device", r.returncode == 0,
+                  f"exit {r.returncode}: {short(r.stdout + r.stderr)}")
+        R.require(f"the device links up to it within its backoff (<= {LINK_UP_S:.0f} s)",
+                  daemon.wait_for(daemon.err, r"event=relay\.link_up ", since=mark, timeout=LINK_UP_S),
+                  short(daemon.log_text(mark), 800))
+        run.owner.add("framed", device_id, device_key, relay.url, relay.fingerprint)
+        c = run.owner.connect("framed", ("https",))
+        R.require("`freehold connect` through the relay with direct_data = false", connected(c), gone_detail(c))
+        m0 = relay.metrics()
+        expected = check_big_download(c, ports["https"], login(ports["https"], user, password))
+        ok, m = relay.wait_metrics(lambda m: grew(m0, m, "freehold_relay_forwarded_bytes_total") >= len(expected), 3)
+        R.check(f"... in data frames: the relay's freehold_relay_forwarded_bytes_total grew by at least its "
+                f"{len(expected)} bytes", ok, short(m))
+        R.check("... and nothing went direct: freehold_relay_direct_sessions_total and direct_bytes_total are 0",
+                m.get("freehold_relay_direct_sessions_total") == 0 and m.get("freehold_relay_direct_bytes_total") == 0,
+                short(m))
+    finally:
+        if c:
+            c.stop()
+        if daemon:
+            if R.failed:
+                print("--- device4 log (tail):\n" + daemon.log_text()[-2000:])
+            daemon.stop()
+        if R.failed:
+            print("--- relay with direct_data = false, log (tail):\n" + relay.log_text()[-2000:])
+        relay.stop()
 
 
 def section(name, fn, *args):
@@ -1000,7 +1128,11 @@ def main():
             if R.failed:
                 print("--- device log (tail):\n" + run.device.log_text()[-3000:])
             run.device.stop()  # two demo devices at once would only slow the machine
-        section("5. tampering (relay_fake.py)", section_tampering, args, work, run.env)
+        for direct in (False, True):
+            section(f"5. tampering (relay_fake.py, {'direct connection' if direct else 'data frames'})",
+                    section_tampering, args, work, run.env, direct)
+        if run.owner:
+            section("9. a relay with direct_data = false", section_framed, run)
     finally:
         if R.failed and run.relay:
             print("--- relay log (tail):\n" + run.relay.log_text()[-3000:])
