@@ -63,16 +63,17 @@ asio::awaitable<void> DirectTunnel::run() {
 }
 
 asio::awaitable<void> DirectTunnel::pump_out() {
-  std::vector<unsigned char> buf;  // only while data flows: an idle session holds no buffer
-  std::array<asio::mutable_buffer, kSlots> in;
+  // One message's room to begin with (requests, RTSP control); all the slots once a read fills it (a bulk stream).
+  std::vector<unsigned char> buf;
+  std::vector<asio::mutable_buffer> in;
+  auto grow = [&](size_t slots) {
+    buf.resize(slots * kSlot);
+    in.clear();
+    for (size_t i = 0; i < slots; ++i) in.push_back(asio::buffer(buf.data() + i * kSlot + 2, noise::kMaxPlaintext));
+  };
+  grow(1);
   std::vector<asio::const_buffer> out;
   while (!ended_) {
-    if (buf.empty()) {
-      co_await local_.async_wait(asio::socket_base::wait_read, tuple_awaitable);  // a failure: the read says it
-      if (ended_) co_return;
-      buf.resize(kSlots * kSlot);
-      for (size_t i = 0; i < kSlots; ++i) in[i] = asio::buffer(buf.data() + i * kSlot + 2, noise::kMaxPlaintext);
-    }
     auto [ec, n] = co_await local_.async_read_some(in, tuple_awaitable);
     if (ended_) co_return;
     if (ec && ec != asio::error::eof) {
@@ -109,32 +110,25 @@ asio::awaitable<void> DirectTunnel::pump_out() {
       finish_if_done();
       co_return;
     }
-    boost::system::error_code aec;
-    if (local_.available(aec) == 0) buf = {};
+    if (n == in.size() * noise::kMaxPlaintext && in.size() < kSlots) grow(kSlots);
   }
 }
 
 asio::awaitable<void> DirectTunnel::pump_in() {
-  constexpr size_t kSize = kSlots * kSlot;
-  std::vector<unsigned char> buf;  // only while data flows, or part of a message waits for the rest
-  size_t start = 0, stop = 0;      // unparsed bytes
+  // Room for the largest message to begin with; all the slots once a read fills it (a bulk stream).
+  std::vector<unsigned char> buf(kSlot);
+  size_t start = 0, stop = 0;  // unparsed bytes
   std::vector<asio::const_buffer> plain;
   while (!ended_) {
+    const size_t size = buf.size();
     if (start == stop) {
       start = stop = 0;
-      boost::system::error_code aec;
-      if (relay_.available(aec) == 0) {
-        buf = {};
-        co_await relay_.async_wait(asio::socket_base::wait_read, tuple_awaitable);  // a failure: the read says it
-        if (ended_) co_return;
-      }
-      if (buf.empty()) buf.resize(kSize);
-    } else if (kSize - stop < kSlot) {
+    } else if (size - stop < kSlot) {
       std::memmove(buf.data(), buf.data() + start, stop - start);
       stop -= start;
       start = 0;
     }
-    auto [ec, n] = co_await relay_.async_read_some(asio::buffer(buf.data() + stop, kSize - stop), tuple_awaitable);
+    auto [ec, n] = co_await relay_.async_read_some(asio::buffer(buf.data() + stop, size - stop), tuple_awaitable);
     if (ended_) co_return;
     if (ec) {
       // Before the peer's authenticated end: a cut, whoever made it.
@@ -143,6 +137,7 @@ asio::awaitable<void> DirectTunnel::pump_in() {
       co_return;
     }
     stop += n;
+    if (stop == size && size < kSlots * kSlot) buf.resize(kSlots * kSlot);  // offsets stay valid
     plain.clear();
     while (!in_eof_) {
       std::string error;
