@@ -17,7 +17,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
   Records::Secret secret{}, exporter{};
   secret.fill(0x11);
   exporter.fill(0x22);
-  auto records = Records::from_secrets(data[0] & 1, secret, secret, exporter);
+  auto made = Records::from_secrets(data[0] & 1, secret, secret, exporter);
+  if (!made) std::abort();
+  auto& records = *made;
   std::vector<unsigned char> stream(data + 1, data + size);
   size_t at = 0;
   while (at < stream.size()) {
@@ -38,7 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
     at += used;
   }
   std::string sealed;
-  records.seal(std::string(reinterpret_cast<const char*>(data), size), sealed);
-  if (sealed.size() < size) std::abort();
+  if (!records.seal(std::string(reinterpret_cast<const char*>(data), size), sealed) || sealed.size() < size)
+    std::abort();
   return 0;
 }

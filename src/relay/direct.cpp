@@ -9,6 +9,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <cstring>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <vector>
 
 namespace freehold::relay {
@@ -21,6 +24,17 @@ constexpr size_t kSlot = 2 + noise::kMaxMessage;  // one length-prefixed message
 constexpr size_t kSlots = 4;                      // messages per system call, each way
 
 }  // namespace
+
+void keep_alive(asio::ip::tcp::socket& socket) {
+  // A NAT that forgets an idle session's connection must not leave it silently dead: probes after 60 s of silence,
+  // every 15 s, given up after 4 (the links have their own pings).
+  const int on = 1, idle = 60, interval = 15, count = 4;
+  const int fd = socket.native_handle();
+  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+}
 
 DirectTunnel::DirectTunnel(std::shared_ptr<Link> link, uint32_t session, asio::ip::tcp::endpoint relay,
                            std::string token, noise::Transport keys, asio::ip::tcp::socket local,
@@ -39,8 +53,10 @@ asio::awaitable<void> DirectTunnel::run() {
   auto self = shared_from_this();
   asio::steady_timer deadline(local_.get_executor());
   deadline.expires_after(kDialTimeout);
+  connecting_ = true;
   deadline.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
-    if (auto s = weak.lock(); s && !ec) {
+    // A handler queued just as the connection came up finds connecting_ down and leaves it alone.
+    if (auto s = weak.lock(); s && !ec && s->connecting_) {
       boost::system::error_code ignored;
       s->relay_.cancel(ignored);
     }
@@ -50,8 +66,10 @@ asio::awaitable<void> DirectTunnel::run() {
   preamble += token_;
   if (!ec && !ended_) {
     relay_.set_option(asio::ip::tcp::no_delay(true), ec);
+    keep_alive(relay_);
     std::tie(ec, std::ignore) = co_await asio::async_write(relay_, asio::buffer(preamble), tuple_awaitable);
   }
+  connecting_ = false;
   deadline.cancel();
   if (ended_) co_return;
   if (ec) {
@@ -100,7 +118,7 @@ asio::awaitable<void> DirectTunnel::pump_out() {
     auto [wec, written] = co_await asio::async_write(relay_, out, tuple_awaitable);
     if (ended_) co_return;
     if (wec) {
-      end(CloseReason::protocol_error, "the direct connection to the relay failed: " + wec.message());
+      end(CloseReason::reset, "the direct connection to the relay failed: " + wec.message());
       co_return;
     }
     if (n == 0) {

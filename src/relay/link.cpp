@@ -154,7 +154,7 @@ asio::awaitable<bool> Link::handshake(std::chrono::seconds timeout, std::string*
   last_read_ = Clock::now();
   if (server_) {
     if (auto r = Records::take(ssl_)) {
-      records_ = std::make_unique<Records>(std::move(*r));
+      records_ = std::make_unique<Records>(*r);
       SSL_free(ssl_);
       ssl_ = nullptr;
     }
@@ -358,7 +358,11 @@ asio::awaitable<void> Link::writer() {
       }
     }
     if (batch.empty() && sealed.empty()) break;
-    if (records_) records_->seal(batch, sealed);
+    if (records_ && !records_->seal(batch, sealed)) {
+      end_reason_ = "a TLS record could not be sealed";
+      abort();
+      break;
+    }
     const std::string& out = records_ ? sealed : batch;
     size_t off = 0;
     while (off < out.size()) {
@@ -387,9 +391,8 @@ asio::awaitable<void> Link::writer() {
     // One close_notify, best effort: the link is done either way.
     if (records_) {
       std::string notify;
-      records_->seal_close_notify(notify);
       size_t n = 0;
-      (void)send_raw(notify.data(), notify.size(), &n);
+      if (records_->seal_close_notify(notify)) (void)send_raw(notify.data(), notify.size(), &n);
     } else {
       ERR_clear_error();
       SSL_shutdown(ssl_);
@@ -416,6 +419,10 @@ void Link::abort() {
   socket_.cancel(ec);
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);
+}
+
+void Link::forget_exporter() {
+  if (records_) records_->forget_exporter();
 }
 
 std::string Link::exporter() {

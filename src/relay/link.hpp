@@ -60,6 +60,8 @@ class Link final : public std::enable_shared_from_this<Link> {
   [[nodiscard]] bool closed() const { return closed_; }
   // RFC 8446 §7.5 exporter of this TLS connection, kExporterLabel, 32 bytes: what auth signatures are bound to.
   [[nodiscard]] std::string exporter();
+  // Wipes what exporter() needs, once the relay has checked the peer's signature with it.
+  void forget_exporter();
   [[nodiscard]] const std::string& remote_address() const { return remote_; }
   // The address and port the link is connected to (for a peer: the relay's, where its direct connections go).
   [[nodiscard]] boost::asio::ip::tcp::endpoint remote_endpoint() const {

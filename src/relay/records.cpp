@@ -68,8 +68,8 @@ void keylog(const SSL* ssl, const char* line) {
 }
 
 // RFC 8446 §7.1 HKDF-Expand-Label with SHA-256, for outputs of at most one hash (32 bytes).
-void expand_label(const unsigned char* secret, std::string_view label, std::string_view context, unsigned char* out,
-                  size_t length) {
+[[nodiscard]] bool expand_label(const unsigned char* secret, std::string_view label, std::string_view context,
+                                unsigned char* out, size_t length) {
   std::string info;
   info += static_cast<char>(length >> 8);
   info += static_cast<char>(length & 0xff);
@@ -81,10 +81,12 @@ void expand_label(const unsigned char* secret, std::string_view label, std::stri
   info += '\x01';  // HKDF-Expand's counter: one block is enough
   unsigned char block[kSecret];
   size_t n = 0;
-  EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, secret, kSecret, reinterpret_cast<const unsigned char*>(info.data()),
-            info.size(), block, sizeof block, &n);
-  std::memcpy(out, block, length);
+  const bool ok = EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, secret, kSecret,
+                            reinterpret_cast<const unsigned char*>(info.data()), info.size(), block, sizeof block,
+                            &n) != nullptr && n == kSecret;
+  if (ok) std::memcpy(out, block, length);
   OPENSSL_cleanse(block, sizeof block);
+  return ok;
 }
 
 std::string empty_hash() {
@@ -127,53 +129,59 @@ std::optional<Records> Records::take(SSL* ssl) {
     return std::nullopt;
   const auto id = SSL_CIPHER_get_id(suite);
   if (id != TLS1_3_CK_AES_128_GCM_SHA256 && id != TLS1_3_CK_CHACHA20_POLY1305_SHA256) return std::nullopt;
-  Records r;
-  r.chacha_ = id == TLS1_3_CK_CHACHA20_POLY1305_SHA256;
-  r.read_.secret = s->client;
-  r.write_.secret = s->server;
-  r.exporter_secret_ = s->exporter;
-  r.set_keys(r.read_);
-  r.set_keys(r.write_);
+  auto r = from_secrets(id == TLS1_3_CK_CHACHA20_POLY1305_SHA256, s->client, s->server, s->exporter);
   SSL_set_ex_data(ssl, secrets_index(), nullptr);
-  delete s;
+  delete s;  // wipes them
   return r;
 }
 
-Records Records::from_secrets(bool chacha, const Secret& read, const Secret& write, const Secret& exporter) {
+std::optional<Records> Records::from_secrets(bool chacha, const Secret& read, const Secret& write,
+                                             const Secret& exporter) {
   Records r;
   r.chacha_ = chacha;
   r.read_.secret = read;
   r.write_.secret = write;
   r.exporter_secret_ = exporter;
-  r.set_keys(r.read_);
-  r.set_keys(r.write_);
+  if (!r.set_keys(r.read_) || !r.set_keys(r.write_)) return std::nullopt;
   return r;
 }
 
-void Records::set_keys(Direction& d) const {
-  expand_label(d.secret.data(), "key", "", d.key.data(), chacha_ ? 32 : 16);
-  expand_label(d.secret.data(), "iv", "", d.iv.data(), d.iv.size());
-  d.seq = 0;
+Records::~Records() {
+  OPENSSL_cleanse(&read_, sizeof read_);
+  OPENSSL_cleanse(&write_, sizeof write_);
+  OPENSSL_cleanse(exporter_secret_.data(), exporter_secret_.size());
 }
 
-void Records::update(Direction& d) const {
+void Records::forget_exporter() {
+  OPENSSL_cleanse(exporter_secret_.data(), exporter_secret_.size());
+  have_exporter_ = false;
+}
+
+bool Records::set_keys(Direction& d) const {
+  d.seq = 0;
+  return expand_label(d.secret.data(), "key", "", d.key.data(), chacha_ ? 32 : 16) &&
+         expand_label(d.secret.data(), "iv", "", d.iv.data(), d.iv.size());
+}
+
+bool Records::update(Direction& d) const {
   std::array<unsigned char, kSecret> next{};
-  expand_label(d.secret.data(), "traffic upd", "", next.data(), next.size());
+  const bool ok = expand_label(d.secret.data(), "traffic upd", "", next.data(), next.size());
   d.secret = next;
   OPENSSL_cleanse(next.data(), next.size());
-  set_keys(d);
+  return ok && set_keys(d);
 }
 
 std::string Records::exporter(std::string_view label, size_t length) const {
   // TLS-Exporter(label, "", length) = HKDF-Expand-Label(Derive-Secret(exporter_secret, label, ""), "exporter",
   // Hash(""), length).
+  if (!have_exporter_) return {};
   const auto h = empty_hash();
   unsigned char derived[kSecret];
-  expand_label(exporter_secret_.data(), label, h, derived, sizeof derived);
   std::string out(std::min(length, kSecret), '\0');
-  expand_label(derived, "exporter", h, reinterpret_cast<unsigned char*>(out.data()), out.size());
+  const bool ok = expand_label(exporter_secret_.data(), label, h, derived, sizeof derived) &&
+                  expand_label(derived, "exporter", h, reinterpret_cast<unsigned char*>(out.data()), out.size());
   OPENSSL_cleanse(derived, sizeof derived);
-  return out;
+  return ok ? out : std::string();
 }
 
 bool Records::aead(bool seal, const Direction& d, const unsigned char* header, unsigned char* text, size_t len,
@@ -190,7 +198,7 @@ bool Records::aead(bool seal, const Direction& d, const unsigned char* header, u
   return !seal || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, kTag, tag) == 1;
 }
 
-void Records::seal_record(uint8_t type, std::string_view data, std::string& out) {
+bool Records::seal_record(uint8_t type, std::string_view data, std::string& out) {
   const size_t body = data.size() + 1 + kTag;
   const size_t at = out.size();
   out.resize(at + 5 + body);
@@ -202,20 +210,24 @@ void Records::seal_record(uint8_t type, std::string_view data, std::string& out)
   p[4] = static_cast<unsigned char>(body);
   std::memcpy(p + 5, data.data(), data.size());
   p[5 + data.size()] = type;
-  aead(true, write_, p, p + 5, data.size() + 1, p + 5 + data.size() + 1);
+  if (!aead(true, write_, p, p + 5, data.size() + 1, p + 5 + data.size() + 1)) return false;
   ++write_.seq;
+  return true;
 }
 
-void Records::seal(std::string_view data, std::string& out) {
+bool Records::seal(std::string_view data, std::string& out) {
   out.reserve(out.size() + data.size() + (data.size() / kMaxPlain + 1) * (5 + 1 + kTag));
   while (!data.empty()) {
     const size_t n = std::min(data.size(), kMaxPlain);
-    seal_record(kApplicationData, data.substr(0, n), out);
+    if (!seal_record(kApplicationData, data.substr(0, n), out)) return false;
     data.remove_prefix(n);
   }
+  return true;
 }
 
-void Records::seal_close_notify(std::string& out) { seal_record(kAlert, std::string_view("\x01\x00", 2), out); }
+bool Records::seal_close_notify(std::string& out) {
+  return seal_record(kAlert, std::string_view("\x01\x00", 2), out);
+}
 
 Records::Result Records::open(unsigned char* p, size_t n, size_t* used, size_t* plain, std::string* reply,
                               std::string* error) {
@@ -259,6 +271,14 @@ Records::Result Records::open(unsigned char* p, size_t n, size_t* used, size_t* 
     return Result::failed;
   }
   const unsigned char* m = p + 5;
+  if (type == kApplicationData && *plain > 0) {
+    without_data_ = 0;
+    return Result::data;
+  }
+  if (++without_data_ > 32) {
+    *error = "more than 32 TLS records in a row without data";
+    return Result::failed;
+  }
   if (type == kApplicationData) return Result::data;
   if (type == kAlert) {
     if (*plain == 2 && m[1] == 0) return Result::closed;  // close_notify
@@ -267,11 +287,12 @@ Records::Result Records::open(unsigned char* p, size_t n, size_t* used, size_t* 
   }
   if (type == kHandshake && *plain == 5 && m[0] == kKeyUpdate && m[1] == 0 && m[2] == 0 && m[3] == 1 && m[4] <= 1) {
     const bool requested = m[4] == 1;
-    update(read_);
-    if (requested) {
-      // Ours goes out under the current key, then the write side moves on (RFC 8446 §4.6.3).
-      seal_record(kHandshake, std::string_view("\x18\x00\x00\x01\x00", 5), *reply);
-      update(write_);
+    // Ours goes out under the current key, then the write side moves on (RFC 8446 §4.6.3).
+    if (!update(read_) ||
+        (requested && (!seal_record(kHandshake, std::string_view("\x18\x00\x00\x01\x00", 5), *reply) ||
+                       !update(write_)))) {
+      *error = "a KeyUpdate could not be carried out";
+      return Result::failed;
     }
     *plain = 0;
     return Result::data;

@@ -43,16 +43,30 @@ struct Bucket {
   }
 };
 
-// A timer that cancels what `socket` waits for once `timeout` has passed, unless it is cancelled first.
-asio::steady_timer cancel_after(asio::ip::tcp::socket& socket, std::chrono::seconds timeout) {
-  asio::steady_timer t(socket.get_executor(), timeout);
-  t.async_wait([&socket](boost::system::error_code ec) {
-    if (ec) return;
-    boost::system::error_code ignored;
-    socket.cancel(ignored);
-  });
-  return t;
-}
+// Cancels what `socket` waits for once `timeout` has passed, until it is disarmed or destroyed. A handler already
+// queued when that happens finds the flag down and leaves the socket (which may be gone by then) alone.
+class SocketDeadline {
+ public:
+  SocketDeadline(asio::ip::tcp::socket& socket, std::chrono::seconds timeout)
+      : timer_(socket.get_executor(), timeout), armed_(std::make_shared<bool>(true)) {
+    timer_.async_wait([&socket, armed = armed_](boost::system::error_code ec) {
+      if (ec || !*armed) return;
+      boost::system::error_code ignored;
+      socket.cancel(ignored);
+    });
+  }
+  ~SocketDeadline() { disarm(); }
+  SocketDeadline(const SocketDeadline&) = delete;
+  SocketDeadline& operator=(const SocketDeadline&) = delete;
+  void disarm() {
+    *armed_ = false;
+    timer_.cancel();
+  }
+
+ private:
+  asio::steady_timer timer_;
+  std::shared_ptr<bool> armed_;
+};
 
 struct IdHash {
   size_t operator()(const Id& id) const {
@@ -110,9 +124,12 @@ struct RelayServer::Impl : std::enable_shared_from_this<Impl> {
     std::weak_ptr<Peer> client, device;
     uint32_t client_id = 0, device_id = 0;
     bool over = false;
-    // Direct data connections: each side's token, the connections that arrived, then their splice.
+    // Direct data connections: offered or not; each side's token, the connections that arrived (each holding its
+    // place in the connection limit), then their splice.
+    bool direct = false, client_offered = false;
     std::string tokens[2];  // [device, client]
     std::optional<asio::ip::tcp::socket> legs[2];
+    std::optional<net::ConnectionSlot> slots[2];
     std::shared_ptr<Splice> splice;
     std::unique_ptr<asio::steady_timer> direct_deadline;
   };
@@ -155,7 +172,7 @@ struct RelayServer::Impl : std::enable_shared_from_this<Impl> {
       const auto first = co_await first_byte(socket);
       if (!first) co_return;
       if (*first == kDirectMagic[0]) {
-        co_await serve_direct(std::move(socket));
+        co_await serve_direct(std::move(socket), std::move(slot));
         co_return;
       }
     }
@@ -200,6 +217,7 @@ struct RelayServer::Impl : std::enable_shared_from_this<Impl> {
     Signature sig{};
     std::memcpy(sig.data(), auth->payload.data(), sig.size());
     const auto exporter = link->exporter();
+    link->forget_exporter();
     if (exporter.empty() || !verify(h.key, auth_transcript(h.role, exporter, challenge), sig))
       co_return refuse(CloseReason::protocol_error, "the signature does not prove the key");
     const Id id = id_of(h.key);
@@ -287,20 +305,22 @@ struct RelayServer::Impl : std::enable_shared_from_this<Impl> {
       leg->close(ec);
       leg.reset();
     }
+    for (auto& slot : s->slots) slot.reset();
   }
 
   // Offers `side` (0 device, 1 client) a direct data connection for `s`: a fresh token in a direct frame.
   void offer_direct(const std::shared_ptr<Session>& s, int side, Link& link, uint32_t sid) {
     auto& token = s->tokens[side];
+    if (!token.empty()) direct_tokens.erase(token);
     token = crypto::random_bytes(kDirectTokenSize);
     direct_tokens[token] = {s, side};
     link.send(FrameType::direct, sid, token);
   }
 
   asio::awaitable<std::optional<char>> first_byte(asio::ip::tcp::socket& socket) {
-    auto deadline = cancel_after(socket, limits.handshake);
+    SocketDeadline deadline(socket, limits.handshake);
     auto [ec] = co_await socket.async_wait(asio::socket_base::wait_read, tuple_awaitable);
-    deadline.cancel();
+    deadline.disarm();
     if (ec) co_return std::nullopt;
     char c = 0;
     if (::recv(socket.native_handle(), &c, 1, MSG_PEEK) != 1) co_return std::nullopt;
@@ -308,12 +328,12 @@ struct RelayServer::Impl : std::enable_shared_from_this<Impl> {
   }
 
   // A direct data connection: its preamble within the handshake time, then it waits for its session's other side.
-  asio::awaitable<void> serve_direct(asio::ip::tcp::socket socket) {
+  asio::awaitable<void> serve_direct(asio::ip::tcp::socket socket, net::ConnectionSlot slot) {
     auto self = shared_from_this();
     char preamble[kDirectPreamble];
-    auto deadline = cancel_after(socket, limits.handshake);
+    SocketDeadline deadline(socket, limits.handshake);
     auto [ec, n] = co_await asio::async_read(socket, asio::buffer(preamble), tuple_awaitable);
-    deadline.cancel();
+    deadline.disarm();
     if (ec || std::string_view(preamble, 4) != kDirectMagic) co_return;
     auto it = direct_tokens.find(std::string(preamble + 4, kDirectTokenSize));
     if (it == direct_tokens.end()) {
@@ -326,6 +346,7 @@ struct RelayServer::Impl : std::enable_shared_from_this<Impl> {
     if (!s || s->over) co_return;
     s->tokens[side].clear();
     s->legs[side].emplace(std::move(socket));
+    s->slots[side].emplace(std::move(slot));
     if (!s->legs[0] || !s->legs[1]) co_return;
     s->direct_deadline.reset();
     std::weak_ptr<Session> weak = s;
@@ -384,7 +405,10 @@ struct RelayServer::Impl : std::enable_shared_from_this<Impl> {
       forget(s);
       return true;
     }
-    if (type == FrameType::accept && !s->tokens[0].empty()) offer_direct(s, 1, *other->link, sid);
+    if (type == FrameType::accept && s->direct && !s->client_offered) {  // once, however early the device's leg came
+      s->client_offered = true;
+      offer_direct(s, 1, *other->link, sid);
+    }
     if (type == FrameType::data && other->link->queued(sid) + f.payload.size() > kInitialWindow + kMaxPayload) {
       count_refusal(CloseReason::flow_control);
       end_session(s, CloseReason::flow_control, "a sender exceeded its window", nullptr);
@@ -435,6 +459,7 @@ struct RelayServer::Impl : std::enable_shared_from_this<Impl> {
     ++sessions_open;
     ++sessions_total;
     if (limits.direct) {
+      s->direct = true;
       offer_direct(s, 0, *dev->link, dsid);
       s->direct_deadline = std::make_unique<asio::steady_timer>(io, limits.direct_wait);
       std::weak_ptr<Session> weak = s;

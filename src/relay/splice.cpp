@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "relay/splice.hpp"
 
+#include "relay/direct.hpp"
+
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -8,6 +10,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
 #include <cstring>
@@ -49,6 +52,7 @@ bool Splice::start(std::string* error) {
     boost::system::error_code ec;
     s.native_non_blocking(true, ec);
     s.set_option(asio::ip::tcp::no_delay(true), ec);
+    keep_alive(s);
   }
   running_ = 2;
   auto self = shared_from_this();
@@ -65,8 +69,13 @@ asio::awaitable<void> Splice::pump(int i) {
   auto& out = sockets_[1 - i];
   const int from = in.native_handle(), to = out.native_handle();
   const Pipe pipe = pipes_[i];
-  for (;;) {
+  for (unsigned turn = 1;; ++turn) {
     if (failed_) co_return finish(false);
+    if (turn % 16 == 0) {
+      // Two ends that keep both sockets ready must not hold the relay's one thread: let the others run.
+      co_await asio::post(in.get_executor(), asio::use_awaitable);
+      if (failed_) co_return finish(false);
+    }
     const ssize_t n = ::splice(from, nullptr, pipe.write, nullptr, kPipeSize, kFlags);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) {

@@ -235,7 +235,7 @@ class RelayRecordsTest : public ::testing::TestWithParam<const char*> {
   // Seals `data` with Records and hands the records to the client.
   void seal_to_client(std::string_view data) {
     std::string out;
-    records_->seal(data, out);
+    ASSERT_TRUE(records_->seal(data, out));
     to_client(out);
   }
 
@@ -395,7 +395,7 @@ TEST_P(RelayRecordsTest, AsksForTheRestOfATruncatedRecord) {
 TEST_P(RelayRecordsTest, CloseNotifyToTheClient) {
   seal_to_client("last words");
   std::string out;
-  records_->seal_close_notify(out);
+  ASSERT_TRUE(records_->seal_close_notify(out));
   to_client(out);
   EXPECT_EQ(read_plain(client(), 10), "last words");
   char buf[16];
@@ -417,7 +417,7 @@ TEST_P(RelayRecordsTest, CloseNotifyFromTheClient) {
 // A record of ours that the client cannot authenticate: it answers with a fatal alert, which is no close_notify.
 TEST_P(RelayRecordsTest, AlertFromTheClient) {
   std::string out;
-  records_->seal("tampered", out);
+  ASSERT_TRUE(records_->seal("tampered", out));
   out[7] = static_cast<char>(out[7] ^ 0x01);
   to_client(out);
   char buf[16];
@@ -439,6 +439,25 @@ TEST_P(RelayRecordsTest, OpensARequestSentWithTheFinished) {
   auto records = Records::take(pair.server());
   ASSERT_TRUE(records.has_value());
   EXPECT_EQ(open_all(*records, drain(SSL_get_rbio(pair.server()))), "the first request");
+}
+
+// A peer that sends records without data (here KeyUpdates) costs the relay work and itself none: more than 32 in a
+// row end the connection, as in OpenSSL.
+TEST_P(RelayRecordsTest, RefusesAFloodOfRecordsWithoutData) {
+  for (int i = 0; i < 33; ++i) {
+    ASSERT_EQ(SSL_key_update(client(), SSL_KEY_UPDATE_NOT_REQUESTED), 1);
+    ASSERT_EQ(SSL_do_handshake(client()), 1) << openssl_errors();
+  }
+  std::string wire = from_client();
+  size_t at = 0;
+  for (int i = 0; i < 32; ++i) {
+    const auto o = open_next(*records_, wire, &at);
+    ASSERT_EQ(o.result, Records::Result::data) << i << ": " << o.error;
+    EXPECT_EQ(o.plain, "");
+  }
+  const auto o = open_next(*records_, wire, &at);
+  EXPECT_EQ(o.result, Records::Result::failed);
+  EXPECT_NE(o.error.find("without data"), std::string::npos) << o.error;
 }
 
 INSTANTIATE_TEST_SUITE_P(RelayRecords, RelayRecordsTest, ::testing::Values(kAes, kChacha),
