@@ -42,7 +42,7 @@ constexpr const char* kUsage =
     "usage: freehold [--key FILE] [--devices FILE] COMMAND ...\n"
     "  keygen [--force]               make this client's key pair (default ~/.config/freehold/key)\n"
     "  id                             print this client's ID and public key\n"
-    "  add NAME --id ID --key KEY --relay relay://HOST:PORT --relay-fingerprint FP [--grant TEXT]\n"
+    "  add NAME --id ID --key KEY --relay relay://HOST:PORT|wss://HOST:PORT --relay-fingerprint FP [--grant TEXT]\n"
     "                                 remember a device (what the device logs as relay.identity)\n"
     "  devices                        list the devices this client knows\n"
     "  pair https://DEVICE[:PORT] --fingerprint FP [--user NAME] [--as NAME]\n"

@@ -211,7 +211,9 @@ std::optional<std::string> check_key_list(const Value& v) {
 }
 
 void add_relay(std::vector<SettingSpec>& s) {
-  auto url = text("relay.url", "", 0, 512, "The owner's relay: relay://host:port; empty: no remote access");
+  auto url = text("relay.url", "", 0, 512,
+                  "The owner's relay: relay://host:port, or wss://host:port for a link inside a WebSocket; empty: no "
+                  "remote access");
   url.check = check_relay_url;
   s.push_back(std::move(url));
   auto pin = text("relay.fingerprint", "", 0, 95, "SHA-256 fingerprint of the relay's certificate (it is pinned)");

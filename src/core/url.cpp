@@ -125,7 +125,7 @@ std::optional<ServiceUrl> parse_service_url(std::string_view text,
 }
 
 const std::vector<std::pair<std::string, std::uint16_t>>& relay_schemes() {
-  static const std::vector<std::pair<std::string, std::uint16_t>> schemes{{"relay", 443}};
+  static const std::vector<std::pair<std::string, std::uint16_t>> schemes{{"relay", 443}, {"wss", 443}};
   return schemes;
 }
 

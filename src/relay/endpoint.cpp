@@ -90,6 +90,7 @@ std::optional<RelayAddress> parse_relay_url(const std::string& url, std::string*
   RelayAddress a;
   a.host = u->host;
   a.port = std::to_string(u->port);
+  a.websocket = u->scheme == "wss";
   return a;
 }
 
@@ -120,7 +121,8 @@ struct DeviceLink::Impl : std::enable_shared_from_this<Impl> {
     auto delay = options.backoff_min;
     while (!stopped) {
       std::string error;
-      auto l = co_await dial(tls, options.relay.host, options.relay.port, kDialTimeout, kIdle, &error);
+      auto l = co_await dial(tls, options.relay.host, options.relay.port, kDialTimeout, kIdle, &error,
+                             options.relay.websocket);
       std::optional<std::chrono::seconds> keepalive;
       if (l) keepalive = co_await authenticate(*l, identity, LinkRole::device, &error);
       if (l && keepalive && !stopped) {
@@ -308,7 +310,8 @@ struct ClientConnect::Impl : std::enable_shared_from_this<Impl> {
   asio::awaitable<void> run(std::function<void(const std::string&)> on_fatal) {
     auto self = shared_from_this();
     std::string error;
-    link = co_await dial(tls, options.relay.host, options.relay.port, kDialTimeout, kIdle, &error);
+    link = co_await dial(tls, options.relay.host, options.relay.port, kDialTimeout, kIdle, &error,
+                         options.relay.websocket);
     if (!link) co_return on_fatal("relay unreachable: " + error);
     auto keepalive = co_await authenticate(*link, identity, LinkRole::client, &error);
     if (!keepalive) co_return on_fatal(error);

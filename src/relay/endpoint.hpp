@@ -25,8 +25,9 @@ struct RelayAddress {
   std::string host;
   std::string port = "443";
   std::string fingerprint;  // the relay certificate's SHA-256, "AB:CD:…"
+  bool websocket = false;   // wss://: the link inside a WebSocket (docs/relay-protocol.md)
 };
-// "relay://host:port" or "host:port"; the error names what is wrong.
+// "relay://host:port" or "wss://host:port"; the error names what is wrong.
 [[nodiscard]] std::optional<RelayAddress> parse_relay_url(const std::string& url, std::string* error);
 
 

@@ -10,11 +10,15 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <cstring>
 #include <sys/socket.h>
 
 #include "core/crypto.hpp"
 #include "core/tls_cert.hpp"
+#include "relay/websocket.hpp"
 
 namespace freehold::relay {
 namespace asio = boost::asio;
@@ -24,6 +28,7 @@ constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 constexpr size_t kBatch = 256 * 1024;
 // Two whole frames: one being parsed while the next arrives.
 constexpr size_t kBufferSize = 2 * (kHeaderSize + kMaxPayload);
+constexpr size_t kMaxHead = 8192;  // an HTTP upgrade request or answer
 using Clock = std::chrono::steady_clock;
 
 // The fingerprint the pin refused last on this thread, for the error message.
@@ -273,6 +278,18 @@ asio::awaitable<std::optional<Link::Frame>> Link::read(std::string* error) {
     }
     size_t n = 0;
     const Want w = read_plain(in_.get() + in_end_, kBufferSize - in_end_, &n);
+    if (w == Want::none && ws_) {
+      std::string why;
+      const auto m = ws_->reader.decode(in_.get() + in_end_, n, &ws_->pongs, &why);
+      if (!m) {
+        *error = why;
+        abort();
+        co_return std::nullopt;
+      }
+      if (!ws_->pongs.empty()) spawn_writer();
+      bytes_in_ += n - *m;
+      n = *m;
+    }
     if (w == Want::none) {
       in_end_ += n;
       bytes_in_ += n;
@@ -357,6 +374,12 @@ asio::awaitable<void> Link::writer() {
         ready_.push_back(id);
       }
     }
+    if (ws_) {
+      std::string framed;
+      framed.swap(ws_->pongs);
+      if (!batch.empty()) websocket::append_message(websocket::kBinary, batch, !server_, framed);
+      batch.swap(framed);
+    }
     if (batch.empty() && sealed.empty()) break;
     if (records_ && !records_->seal(batch, sealed)) {
       end_reason_ = "a TLS record could not be sealed";
@@ -421,6 +444,142 @@ void Link::abort() {
   socket_.close(ec);
 }
 
+asio::awaitable<size_t> Link::fill(size_t min, bool head, std::string* error) {
+  for (;;) {
+    const size_t avail = in_end_ - in_start_;
+    if (head && in_) {
+      const std::string_view v(in_.get() + in_start_, avail);
+      const auto end = v.find("\r\n\r\n");
+      if (end != std::string_view::npos) co_return end + 4;
+      if (avail >= kMaxHead) {
+        *error = "an HTTP request or answer of more than 8 KiB";
+        co_return 0;
+      }
+    } else if (!head && avail >= min) {
+      co_return avail;
+    }
+    if (!in_) in_.reset(new char[kBufferSize]);
+    size_t n = 0;
+    const Want w = read_plain(in_.get() + in_end_, kBufferSize - in_end_, &n);
+    if (w == Want::none) {
+      in_end_ += n;
+      bytes_in_ += n;
+      last_read_ = Clock::now();
+      continue;
+    }
+    if (w == Want::failed || !co_await wait(w)) {
+      *error = end_reason_.empty() ? "the connection closed" : end_reason_;
+      co_return 0;
+    }
+  }
+}
+
+asio::awaitable<bool> Link::write_now(std::string_view data) {
+  std::string sealed;
+  if (records_ && !records_->seal(data, sealed)) co_return false;
+  const std::string_view out = records_ ? std::string_view(sealed) : data;
+  size_t off = 0;
+  while (off < out.size()) {
+    size_t n = 0;
+    const Want w = records_ ? send_raw(out.data() + off, out.size() - off, &n)
+                            : write_tls(out.data() + off, out.size() - off, &n);
+    if (w == Want::none) {
+      off += n;
+      bytes_out_ += n;
+      continue;
+    }
+    if (w == Want::failed || !co_await wait(w)) co_return false;
+  }
+  co_return true;
+}
+
+void Link::start_websocket(size_t head) {
+  ws_ = std::make_unique<WebSocketState>(WebSocketState{websocket::Reader(server_), {}});
+  in_start_ += head;
+  if (in_end_ > in_start_) {  // what followed the head is already WebSocket
+    std::string why;
+    const auto m = ws_->reader.decode(in_.get() + in_start_, in_end_ - in_start_, &ws_->pongs, &why);
+    in_end_ = m ? in_start_ + *m : in_start_;
+    if (!m) {
+      end_reason_ = why;
+      abort();
+    }
+  }
+  if (in_start_ == in_end_) {
+    in_.reset();
+    in_start_ = in_end_ = 0;
+  }
+}
+
+asio::awaitable<bool> Link::upgrade_to_websocket(const std::string& host, std::string* error) {
+  const std::string key = websocket::new_key();
+  const std::string request = "GET " + std::string(websocket::kPath) + " HTTP/1.1\r\nHost: " + host +
+                              "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
+                              "\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: " +
+                              std::string(websocket::kProtocol) + "\r\n\r\n";
+  if (!co_await write_now(request)) {
+    *error = "the WebSocket upgrade request could not be sent: " + end_reason_;
+    co_return false;
+  }
+  const size_t head = co_await fill(0, true, error);
+  if (head == 0) co_return false;
+  namespace http = boost::beast::http;
+  http::response_parser<http::empty_body> parser;
+  boost::system::error_code ec;
+  parser.put(asio::buffer(in_.get() + in_start_, head), ec);
+  if (ec || !parser.is_header_done()) {
+    *error = "the relay's answer to the WebSocket upgrade is not HTTP";
+    co_return false;
+  }
+  const auto& res = parser.get();
+  if (res.result_int() != 101) {
+    *error = "the relay refused the WebSocket upgrade: HTTP " + std::to_string(res.result_int());
+    co_return false;
+  }
+  if (!boost::beast::iequals(res[http::field::upgrade], "websocket") ||
+      res[http::field::sec_websocket_accept] != websocket::accept_key(key) ||
+      res[http::field::sec_websocket_protocol] != websocket::kProtocol) {
+    *error = "the relay's WebSocket answer does not match the request (accept key, upgrade or subprotocol)";
+    co_return false;
+  }
+  start_websocket(head);
+  co_return !closed_;
+}
+
+asio::awaitable<bool> Link::accept_websocket_if_asked(std::string* error) {
+  if (co_await fill(1, false, error) == 0) co_return false;
+  if (in_[in_start_] != 'G') co_return true;  // a hello: frames without WebSocket
+  const size_t head = co_await fill(0, true, error);
+  if (head == 0) co_return false;
+  namespace http = boost::beast::http;
+  http::request_parser<http::empty_body> parser;
+  boost::system::error_code ec;
+  parser.put(asio::buffer(in_.get() + in_start_, head), ec);
+  const auto refuse = [&](std::string_view status, const std::string& why) -> asio::awaitable<bool> {
+    *error = why;
+    co_await write_now("HTTP/1.1 " + std::string(status) + "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    co_return false;
+  };
+  if (ec || !parser.is_header_done()) co_return co_await refuse("400 Bad Request", "not an HTTP request");
+  const auto& req = parser.get();
+  if (req.target() != websocket::kPath) co_return co_await refuse("404 Not Found", "an HTTP request for another path");
+  const auto key = req[http::field::sec_websocket_key];
+  if (req.method() != http::verb::get || !boost::beast::iequals(req[http::field::upgrade], "websocket") ||
+      !websocket::has_token(req[http::field::connection], "upgrade") ||
+      req[http::field::sec_websocket_version] != "13" || key.size() != 24 ||
+      !websocket::has_token(req[http::field::sec_websocket_protocol], websocket::kProtocol))
+    co_return co_await refuse("400 Bad Request", "not a WebSocket upgrade for the relay protocol");
+  const std::string answer = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                             "Sec-WebSocket-Accept: " + websocket::accept_key(key) +
+                             "\r\nSec-WebSocket-Protocol: " + std::string(websocket::kProtocol) + "\r\n\r\n";
+  if (!co_await write_now(answer)) {
+    *error = "the WebSocket answer could not be sent";
+    co_return false;
+  }
+  start_websocket(head);
+  co_return !closed_;
+}
+
 void Link::forget_exporter() {
   if (records_) records_->forget_exporter();
 }
@@ -457,7 +616,7 @@ void configure_relay_server(asio::ssl::context& ctx) {
 
 asio::awaitable<std::shared_ptr<Link>> dial(asio::ssl::context& ctx, const std::string& host, const std::string& port,
                                             std::chrono::seconds timeout, std::chrono::seconds idle,
-                                            std::string* error) {
+                                            std::string* error, bool websocket) {
   auto ex = co_await asio::this_coro::executor;
   asio::ip::tcp::resolver resolver(ex);
   auto [rec, results] = co_await resolver.async_resolve(host, port, tuple_awaitable);
@@ -487,6 +646,16 @@ asio::awaitable<std::shared_ptr<Link>> dial(asio::ssl::context& ctx, const std::
   if (!co_await link->handshake(timeout, &why)) {
     *error = "TLS handshake with " + host + ":" + port + " failed: " + why;
     co_return nullptr;
+  }
+  if (websocket) {
+    link->set_idle(timeout);
+    const bool upgraded = co_await link->upgrade_to_websocket(host, &why);
+    link->set_idle(idle);
+    if (!upgraded) {
+      *error = "WebSocket upgrade with " + host + ":" + port + " failed: " + why;
+      link->abort();
+      co_return nullptr;
+    }
   }
   co_return link;
 }

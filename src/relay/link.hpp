@@ -22,6 +22,7 @@
 
 #include "relay/frame.hpp"
 #include "relay/records.hpp"
+#include "relay/websocket.hpp"
 
 namespace freehold::relay {
 
@@ -42,6 +43,12 @@ class Link final : public std::enable_shared_from_this<Link> {
   void set_server_name(const std::string& host);
   // The TLS handshake within `timeout`; the error says why not (for a client, a refused pin names what it saw).
   [[nodiscard]] boost::asio::awaitable<bool> handshake(std::chrono::seconds timeout, std::string* error);
+  // WebSocket transport (docs/relay-protocol.md), after the TLS handshake. A peer asks for the upgrade and checks
+  // the answer; the relay looks at the first byte and, for an upgrade request, answers it (false: the request was
+  // refused, or the connection failed; `error` says why). Either way the link's frames follow.
+  [[nodiscard]] boost::asio::awaitable<bool> upgrade_to_websocket(const std::string& host, std::string* error);
+  [[nodiscard]] boost::asio::awaitable<bool> accept_websocket_if_asked(std::string* error);
+  [[nodiscard]] bool websocket() const { return ws_ != nullptr; }
   // The next frame; nullopt at the end of the link, with `error` saying why (closed, timed out, malformed).
   [[nodiscard]] boost::asio::awaitable<std::optional<Frame>> read(std::string* error);
   // The deadline for reading anything, and for any write to progress, from now on.
@@ -79,6 +86,11 @@ class Link final : public std::enable_shared_from_this<Link> {
   Want write_tls(const char* data, size_t len, size_t* n);
   Want read_records(char* out, size_t cap, size_t* n);
   Want send_raw(const char* data, size_t len, size_t* n);
+  // Reads plaintext into in_ until it holds `min` bytes, or an HTTP head when `head` (its size then; 0 on failure).
+  boost::asio::awaitable<size_t> fill(size_t min, bool head, std::string* error);
+  // Writes `data` at once (the handshake phases, while nothing else writes).
+  boost::asio::awaitable<bool> write_now(std::string_view data);
+  void start_websocket(size_t head);
   boost::asio::awaitable<void> writer();
   boost::asio::awaitable<void> watchdog();
   void spawn_writer();
@@ -92,6 +104,12 @@ class Link final : public std::enable_shared_from_this<Link> {
   std::unique_ptr<unsigned char[]> rec_;
   size_t rec_start_ = 0, rec_end_ = 0, plain_at_ = 0, plain_left_ = 0, record_size_ = 0;
   std::string reply_;  // a record the record layer must send before more data (a KeyUpdate)
+  // WebSocket framing around the link's bytes, only on links that asked for it.
+  struct WebSocketState {
+    websocket::Reader reader;
+    std::string pongs;  // to send
+  };
+  std::unique_ptr<WebSocketState> ws_;
   bool server_;
   std::chrono::seconds idle_;
   std::string remote_;
@@ -122,9 +140,11 @@ void configure_relay_server(boost::asio::ssl::context& ctx);
 // Why a pinned TLS handshake failed: the refused fingerprint when the pin did not match, else the error.
 [[nodiscard]] std::string handshake_failure(SSL* ssl, const std::string& fallback);
 
-// Dials host:port and completes the TLS handshake (pinned as configured on `ctx`) within `timeout`.
+// Dials host:port and completes the TLS handshake (pinned as configured on `ctx`), and the WebSocket upgrade when
+// asked, each within `timeout`.
 [[nodiscard]] boost::asio::awaitable<std::shared_ptr<Link>> dial(boost::asio::ssl::context& ctx, const std::string& host,
                                                                  const std::string& port, std::chrono::seconds timeout,
-                                                                 std::chrono::seconds idle, std::string* error);
+                                                                 std::chrono::seconds idle, std::string* error,
+                                                                 bool websocket = false);
 
 }  // namespace freehold::relay

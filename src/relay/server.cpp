@@ -156,7 +156,7 @@ struct RelayServer::Impl : std::enable_shared_from_this<Impl> {
   std::unordered_map<std::string, std::pair<std::weak_ptr<Session>, int>> direct_tokens;
   // Counters for /metrics.
   uint64_t links_total = 0, auth_refused = 0, sessions_total = 0, sessions_open = 0, bytes_forwarded = 0,
-           frames_forwarded = 0, direct_sessions = 0, direct_bytes = 0;
+           frames_forwarded = 0, direct_sessions = 0, direct_bytes = 0, websocket_links = 0;
   std::unordered_map<std::string, uint64_t> refused;  // by close reason
 
   Impl(asio::io_context& i, asio::ssl::context& t, RelayLimits l, std::function<const AccessList&()> a)
@@ -179,6 +179,10 @@ struct RelayServer::Impl : std::enable_shared_from_this<Impl> {
     auto link = std::make_shared<Link>(std::move(socket), tls.native_handle(), true, limits.handshake);
     std::string herror;
     if (!co_await link->handshake(limits.handshake, &herror)) co_return;  // scanners, wrong pins: not logged
+    if (!co_await link->accept_websocket_if_asked(&herror)) {
+      link->close();
+      co_return;
+    }
     auto peer = co_await admit(link);
     if (!peer) {
       link->close();
@@ -238,6 +242,7 @@ struct RelayServer::Impl : std::enable_shared_from_this<Impl> {
     ready[3] = static_cast<char>(limits.keepalive.count() & 0xff);
     link->send(FrameType::ready, 0, ready);
     ++links_total;
+    if (link->websocket()) ++websocket_links;
     if (h.role == LinkRole::device) {
       if (auto old = devices.find(id); old != devices.end()) {
         auto previous = old->second;
@@ -458,7 +463,8 @@ struct RelayServer::Impl : std::enable_shared_from_this<Impl> {
     dev->sessions[dsid] = s;
     ++sessions_open;
     ++sessions_total;
-    if (limits.direct) {
+    // Direct connections only where both links are plain TLS: a WebSocket link says its network passes little else.
+    if (limits.direct && !client->link->websocket() && !dev->link->websocket()) {
       s->direct = true;
       offer_direct(s, 0, *dev->link, dsid);
       s->direct_deadline = std::make_unique<asio::steady_timer>(io, limits.direct_wait);
@@ -515,6 +521,7 @@ struct RelayServer::Impl : std::enable_shared_from_this<Impl> {
     line("freehold_relay_clients", "Client links up.", "gauge", clients.size());
     line("freehold_relay_links_total", "Links admitted.", "counter", links_total);
     line("freehold_relay_links_refused_total", "Links refused at admission.", "counter", auth_refused);
+    line("freehold_relay_websocket_links_total", "Links admitted over WebSocket.", "counter", websocket_links);
     line("freehold_relay_sessions", "Sessions open.", "gauge", sessions_open);
     line("freehold_relay_sessions_total", "Sessions spliced.", "counter", sessions_total);
     line("freehold_relay_forwarded_bytes_total", "Session payload bytes forwarded.", "counter", bytes_forwarded);

@@ -8,6 +8,7 @@
 #include "relay/frame.hpp"
 #include "relay/identity.hpp"
 #include "relay/noise.hpp"
+#include "relay/websocket.hpp"
 
 namespace freehold::relay {
 namespace {
@@ -159,6 +160,41 @@ TEST(RelayFrame, DataFramesAndADirectConnectionMatchTheDocumentedVectors) {
   const unsigned char too_short[] = {0x00, 0x0f};
   EXPECT_FALSE(next_direct_message(too_short, 2, &error));
   EXPECT_NE(error.find("shorter than its tag"), std::string::npos) << error;
+}
+
+TEST(RelayWebSocket, HandshakeValuesAndMessagesFollowRfc6455) {
+  // RFC 6455 §1.3's example, as in docs/relay-protocol.md.
+  EXPECT_EQ(websocket::accept_key("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+  EXPECT_EQ(websocket::new_key().size(), 24u);
+  EXPECT_TRUE(websocket::has_token("keep-alive, Upgrade", "upgrade"));
+  EXPECT_FALSE(websocket::has_token("keep-alive, Upgraded", "upgrade"));
+
+  // The relay reads a client's masked binary messages, cut anywhere, pings answered in between.
+  std::string wire, pongs, error;
+  websocket::append_message(websocket::kBinary, "frames ", true, wire);
+  websocket::append_message(websocket::kPing, "are you there", true, wire);
+  websocket::append_message(0, "in a stream", true, wire);  // a continuation
+  websocket::Reader relay(true);
+  std::string got;
+  for (size_t at = 0; at < wire.size(); at += 3) {
+    const size_t n = std::min<size_t>(3, wire.size() - at);
+    const auto out = relay.decode(wire.data() + at, n, &pongs, &error);
+    ASSERT_TRUE(out) << error;
+    got.append(wire.data() + at, *out);
+  }
+  EXPECT_EQ(got, "frames in a stream");
+  EXPECT_EQ(hex(pongs), "8a0d" + hex("are you there"));  // unmasked, from the server
+
+  // RFC 6455 §5.7: "Hello" as an unmasked text message is refused, and so is an unmasked binary one from a client.
+  std::string text = unhex("810548656c6c6f");
+  EXPECT_FALSE(websocket::Reader(false).decode(text.data(), text.size(), &pongs, &error));
+  EXPECT_NE(error.find("text"), std::string::npos) << error;
+  std::string binary = unhex("820548656c6c6f");
+  EXPECT_FALSE(websocket::Reader(true).decode(binary.data(), binary.size(), &pongs, &error));
+  EXPECT_NE(error.find("unmasked"), std::string::npos) << error;
+  std::string close = unhex("880203e8");
+  EXPECT_FALSE(websocket::Reader(false).decode(close.data(), close.size(), &pongs, &error));
+  EXPECT_NE(error.find("closed"), std::string::npos) << error;
 }
 
 TEST(RelayNoise, AnImpersonatorWithoutTheDevicesKeyCannotAnswer) {
