@@ -387,28 +387,11 @@ asio::awaitable<void> Link::writer() {
       break;
     }
     const std::string& out = records_ ? sealed : batch;
-    size_t off = 0;
-    while (off < out.size()) {
-      size_t n = 0;
-      const Want w = records_ ? send_raw(out.data() + off, out.size() - off, &n)
-                              : write_tls(out.data() + off, out.size() - off, &n);
-      if (w == Want::none) {
-        off += n;
-        bytes_out_ += n;
-        write_blocked_ = false;
-        continue;
-      }
-      if (!write_blocked_) {
-        write_blocked_ = true;
-        write_blocked_since_ = Clock::now();
-      }
-      if (w == Want::failed || !co_await wait(w)) {
-        abort();
-        writing_ = false;
-        co_return;
-      }
+    if (!co_await write_out(out)) {
+      abort();
+      writing_ = false;
+      co_return;
     }
-    write_blocked_ = false;
   }
   if (closing_ && !closed_) {
     // One close_notify, best effort: the link is done either way.
@@ -477,7 +460,12 @@ asio::awaitable<size_t> Link::fill(size_t min, bool head, std::string* error) {
 asio::awaitable<bool> Link::write_now(std::string_view data) {
   std::string sealed;
   if (records_ && !records_->seal(data, sealed)) co_return false;
-  const std::string_view out = records_ ? std::string_view(sealed) : data;
+  const std::string_view out = records_ ? std::string_view(sealed) : data;  // (GCC 12: no ?: inside co_await)
+  const bool written = co_await write_out(out);
+  co_return written;
+}
+
+asio::awaitable<bool> Link::write_out(std::string_view out) {
   size_t off = 0;
   while (off < out.size()) {
     size_t n = 0;
@@ -486,10 +474,16 @@ asio::awaitable<bool> Link::write_now(std::string_view data) {
     if (w == Want::none) {
       off += n;
       bytes_out_ += n;
+      write_blocked_ = false;
       continue;
+    }
+    if (!write_blocked_) {
+      write_blocked_ = true;
+      write_blocked_since_ = Clock::now();
     }
     if (w == Want::failed || !co_await wait(w)) co_return false;
   }
+  write_blocked_ = false;
   co_return true;
 }
 

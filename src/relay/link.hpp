@@ -90,6 +90,8 @@ class Link final : public std::enable_shared_from_this<Link> {
   boost::asio::awaitable<size_t> fill(size_t min, bool head, std::string* error);
   // Writes `data` at once (the handshake phases, while nothing else writes).
   boost::asio::awaitable<bool> write_now(std::string_view data);
+  // Writes bytes ready for the socket (sealed records, or plaintext for OpenSSL), waiting as needed.
+  boost::asio::awaitable<bool> write_out(std::string_view out);
   void start_websocket(size_t head);
   boost::asio::awaitable<void> writer();
   boost::asio::awaitable<void> watchdog();
