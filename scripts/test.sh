@@ -9,10 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/deps.sh test
-# The npm clients for e2e.onvif and e2e.webui (pinned by tests/e2e/package-lock.json); the tests also do this if
+# The npm clients for e2e.onvif, e2e.webui and e2e.relay (pinned by tests/e2e/package-lock.json); the tests also do this if
 # missing.
-if [ ! -f tests/e2e/node_modules/onvif/package.json ] || [ ! -f tests/e2e/node_modules/playwright-core/package.json ]; then
-  echo "==> npm ci (tests/e2e: the onvif client, playwright-core)"
+if [ ! -f tests/e2e/node_modules/onvif/package.json ] || [ ! -f tests/e2e/node_modules/playwright-core/package.json ] \
+   || [ ! -f tests/e2e/node_modules/ws/package.json ]; then
+  echo "==> npm ci (tests/e2e: the onvif client, playwright-core, ws)"
   (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 jobs=$(nproc)

@@ -282,6 +282,7 @@ asio::awaitable<std::optional<Link::Frame>> Link::read(std::string* error) {
       std::string why;
       const auto m = ws_->reader.decode(in_.get() + in_end_, n, &ws_->pongs, &why);
       if (!m) {
+        websocket_goodbye(why);
         *error = why;
         abort();
         co_return std::nullopt;
@@ -572,6 +573,23 @@ asio::awaitable<bool> Link::accept_websocket_if_asked(std::string* error) {
   }
   start_websocket(head);
   co_return !closed_;
+}
+
+void Link::websocket_goodbye(const std::string& why) {
+  // RFC 6455 §5.5.1: a close is answered with a close. A peer that broke the protocol is told why first, in a link
+  // close frame, and gets 1002 (protocol error). Best effort: one non-blocking write, then the link ends.
+  std::string bye;
+  const bool clean = ws_->reader.peer_closed();
+  if (!clean)
+    websocket::append_message(websocket::kBinary, frame(FrameType::close, 0, close_payload(CloseReason::protocol_error, why)),
+                              !server_, bye);
+  websocket::append_message(websocket::kClose, clean ? std::string_view("\x03\xe8", 2) : std::string_view("\x03\xea", 2),
+                            !server_, bye);
+  std::string sealed;
+  if (records_ && !records_->seal(bye, sealed)) return;
+  const std::string_view out = records_ ? std::string_view(sealed) : std::string_view(bye);
+  size_t n = 0;
+  (void)(records_ ? send_raw(out.data(), out.size(), &n) : write_tls(out.data(), out.size(), &n));
 }
 
 void Link::forget_exporter() {

@@ -93,6 +93,7 @@ class Link final : public std::enable_shared_from_this<Link> {
   // Writes bytes ready for the socket (sealed records, or plaintext for OpenSSL), waiting as needed.
   boost::asio::awaitable<bool> write_out(std::string_view out);
   void start_websocket(size_t head);
+  void websocket_goodbye(const std::string& why);
   boost::asio::awaitable<void> writer();
   boost::asio::awaitable<void> watchdog();
   void spawn_writer();

@@ -128,7 +128,10 @@ std::optional<size_t> Reader::decode(char* p, size_t n, std::string* pongs, std:
     if (left_ > 0) break;
     in_payload_ = false;
     if (opcode_ == kPing) append_message(kPong, control_, !masked_, *pongs);
-    if (opcode_ == kClose) return fail("the peer closed the WebSocket");
+    if (opcode_ == kClose) {
+      peer_closed_ = true;
+      return fail("the peer closed the WebSocket");
+    }
   }
   return out;
 }

@@ -35,6 +35,8 @@ class Reader {
   // pong is appended to `pongs`. nullopt with `error` for anything else: a text message, reserved bits or opcodes,
   // wrong masking, a fragmented or oversized control message, or a close (the peer ends the link).
   [[nodiscard]] std::optional<size_t> decode(char* p, size_t n, std::string* pongs, std::string* error);
+  // After decode failed: whether it was because the peer sent a close (else the peer broke the protocol).
+  [[nodiscard]] bool peer_closed() const { return peer_closed_; }
 
  private:
   bool masked_;
@@ -47,6 +49,7 @@ class Reader {
   unsigned char mask_[4]{};
   size_t mask_at_ = 0;
   std::string control_;  // a ping's or close's payload (at most 125 bytes)
+  bool peer_closed_ = false;
 };
 
 }  // namespace freehold::relay::websocket

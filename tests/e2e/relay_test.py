@@ -23,12 +23,16 @@ tests/e2e/relay_fake.py, an independent relay that tampers with sessions on purp
      links up again within its backoff, a new connect works;
   8. 1000 short sessions, 25 at a time: the relay's session gauge, and the relay's,
      device's and client's descriptors and the relay's and device's memory return to where they were;
-  9. a second relay with `direct_data = false`: a 2 MB+ download in data frames arrives intact, nothing goes direct.
+  9. a second relay with `direct_data = false`: a 2 MB+ download in data frames arrives intact, nothing goes direct;
+ 10. the WebSocket transport (wss://): tests/e2e/relay_ws_client.mjs (the npm `ws` client) against the relay's
+     upgrade, framing, ping and refusals; `freehold connect` with a wss:// relay URL (curl, a 2 MB+ download intact),
+     then the device's relay.url set to wss:// too; the relay counts the WebSocket links and nothing goes direct.
 
-Sections run in the order 1 2 3 4 6 8 7 (one relay and device), then 5 twice and 9 (each its own device); each may
-fail on its own.
+Sections run in the order 1 2 3 4 10 6 8 7 (one relay and device), then 5 twice and 9 (each its own device); each
+may fail on its own.
 
-Standard library only (plus curl, ffprobe, openssl, and gdb's gcore for section 6, which is skipped without it).
+Standard library only (plus curl, ffprobe, openssl, Node.js with tests/e2e's npm packages for section 10, and gdb's
+gcore for section 6, which is skipped without it).
 
     /usr/bin/python3 tests/e2e/relay_test.py --bin-dir build/bin
 """
@@ -62,6 +66,8 @@ SKIPPED = []
 LINK_UP_S = 35.0  # the device's backoff: 3 s doubling to 30 s, each wait 50-100 % of the step
 CONNECT_S = 10.0  # `freehold connect` up or failed
 SESSIONS, CONCURRENT, WARMUP_SESSIONS = 1000, 25, 200
+NODE = shutil.which("node") or "/usr/bin/node"
+WS_LINKS = "freehold_relay_websocket_links_total"
 
 TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # the device's own certificate is self-signed: not what is tested
 TLS.check_hostname = False
@@ -825,11 +831,13 @@ def section_sessions(run):
     # Memory: what the sessions used is given back (the allocator may keep a little for reuse). Not under a
     # sanitizer, whose quarantine holds freed memory on purpose.
     if (vm_size_kb(relay_pid) or 0) > 4 * 1024 * 1024:
-        return skip("anonymous memory of the relay and the device back where it was", "a sanitizer build: its quarantine "
+        return skip("anonymous memory of the relay and the device back where it was",
+                    "a sanitizer build: its quarantine "
                     "keeps freed memory")
     relay_anon, device_anon = anon_kb(relay_pid), anon_kb(run.device.proc.pid)
     R.check(f"the relay's anonymous memory is back within 2 MB of before the sessions ({relay_anon0} KB)",
-            relay_anon is not None and relay_anon0 is not None and relay_anon - relay_anon0 < 2048, f"now {relay_anon} KB")
+            relay_anon is not None and relay_anon0 is not None and relay_anon - relay_anon0 < 2048,
+            f"now {relay_anon} KB")
     R.check(f"the device's anonymous memory is back within 8 MB of before the sessions ({device_anon0} KB; "
             f"{cold_anon} KB before the {WARMUP_SESSIONS} warm-up sessions)",
             device_anon is not None and device_anon0 is not None and device_anon - device_anon0 < 8192,
@@ -1071,6 +1079,112 @@ def section_framed(run):
         relay.stop()
 
 
+def section_websocket(run):
+    """The WebSocket transport, for networks that pass only web traffic: the relay's server side against an
+    independent client, then the owner's client and the device of section 1 linked over wss://. A session with a link
+    over WebSocket is never offered direct connections: it stays in data frames."""
+    ws_client(run.relay)
+    url = f"wss://{HOST}:{run.relay.port}"
+    devices = os.path.join(run.work, "wss-devices.toml")
+    run.owner.add("cam", run.device_id, run.device_key, url, run.relay.fingerprint, devices=devices)
+    m0 = run.relay.metrics()
+    c = run.owner.connect("cam", ("https",), devices=devices)
+    try:
+        R.require(f"`freehold connect` with the relay given as {url}", connected(c), gone_detail(c))
+        rc, body, err = curl(f"https://{HOST}:{c.ports['https']}/api/v1/health")
+        R.check("... curl through it: GET /api/v1/health answers", rc == 0 and health_ok(body),
+                f"curl exit {rc}: {short(body)} {err}; connect: {short(c.log_text())}")
+        expected = check_big_download(c, run.ports["https"], run.login())
+        _, m = run.relay.wait_metrics(lambda m: grew(m0, m, "freehold_relay_forwarded_bytes_total") >= len(expected), 3)
+        counters = {k: grew(m0, m, k) for k in (WS_LINKS, "freehold_relay_direct_sessions_total",
+                                                "freehold_relay_forwarded_bytes_total")}
+        R.check(f"the relay counted the client's link in {WS_LINKS} (grew by at least 1)",
+                counters[WS_LINKS] >= 1, f"grew by {counters}")
+        R.check(f"... and its sessions went in data frames: freehold_relay_direct_sessions_total did not grow, "
+                f"freehold_relay_forwarded_bytes_total grew by at least the download's {len(expected)} bytes",
+                counters["freehold_relay_direct_sessions_total"] == 0
+                and counters["freehold_relay_forwarded_bytes_total"] >= len(expected), f"grew by {counters}")
+        device_over_websocket(run, c, url)
+    finally:
+        c.stop()
+
+
+def ws_client(relay):
+    """tests/e2e/relay_ws_client.mjs, the npm `ws` package as the relay's WebSocket client; checks what it saw."""
+    why = node_package("ws")
+    if not R.check("the npm ws client is installed in tests/e2e/node_modules", why is None, why or ""):
+        return
+    try:
+        p = subprocess.run([NODE, os.path.join(HERE, "relay_ws_client.mjs"), "--port", str(relay.port),
+                            "--fingerprint", relay.fingerprint], cwd=HERE, capture_output=True, text=True,
+                           timeout=90, preexec_fn=die_with_parent)
+        res = json.loads(p.stdout.strip().splitlines()[-1])
+    except (subprocess.TimeoutExpired, ValueError, IndexError) as e:
+        return R.check("relay_ws_client.mjs prints what it saw", False, f"{type(e).__name__}: {short(str(e), 600)}")
+    failures = short(res.get("failures"), 600)
+    ok = R.check("the npm ws client upgrades on /freehold-relay with the subprotocol freehold-relay.v1, the relay's "
+                 "certificate matching the pin", res.get("fingerprint") == relay.fingerprint
+                 and res.get("protocol") == "freehold-relay.v1",
+                 f"certificate {res.get('fingerprint')}, subprotocol {res.get('protocol')}; {failures}")
+    if ok:
+        ok = R.check("... a hello in two binary messages (the second in two fragments) gets a challenge (type 0x02, "
+                     "32 bytes, session 0)",
+                     res.get("challenge") == {"type": 2, "reserved": 0, "length": 32, "session": 0, "bytes": 32},
+                     f"challenge {res.get('challenge')}; {failures}")
+        ok = R.check("... a WebSocket ping gets a pong with its payload, a close message is answered with a close "
+                     "(1000) and ends the link",
+                     res.get("ping") and res.get("pong") == res.get("ping")
+                     and (res.get("closed") or {}).get("code") == 1000,
+                     failures) and ok
+    refused = res.get("refused") or {}
+    ok = R.check("upgrades on another path, with another subprotocol or with none are refused (400 or 404)",
+                 len(refused) == 3 and all(v in (400, 404) for v in refused.values()), short(refused)) and ok
+    if ok:
+        R.check("... and relay_ws_client.mjs saw nothing else wrong (exit 0)", p.returncode == 0 and res.get("ok"),
+                f"exit {p.returncode}: {failures}; stderr: {short(p.stderr, 400)}")
+
+
+def node_package(name):
+    """None once tests/e2e's npm package `name` is installed, else why not. A missing one is installed as
+    package-lock.json pins it, with `npm install` rather than `npm ci`: that leaves the installed packages alone,
+    which e2e.onvif or e2e.webui may be using at this moment."""
+    if os.path.isfile(os.path.join(HERE, "node_modules", name, "package.json")):
+        return None
+    if shutil.which("npm") is None:
+        return "npm is not installed (scripts/deps.sh test)"
+    p = subprocess.run(["npm", "install", "--no-save", "--no-audit", "--no-fund", "--loglevel=error"], cwd=HERE,
+                       capture_output=True, text=True, timeout=300, preexec_fn=die_with_parent)
+    return None if p.returncode == 0 else f"npm install failed: {short(p.stderr, 600)}"
+
+
+def device_over_websocket(run, c, url):
+    """The device's relay.url set to `url` through the REST API (the link restarts at once), then set back."""
+    m0, mark = run.relay.metrics(), run.device.mark()
+    status, j = https_json(run.ports["https"], "PATCH", "/api/v1/config", {"relay.url": url}, token=run.login())
+    changed = status == 200 and "relay.url" in j["changed"]
+    try:
+        R.require(f"the device's relay.url set to {url} (PATCH /api/v1/config)", changed, f"{status} {short(j)}")
+        up = run.device.wait_for(run.device.err, r"event=relay\.link_up ", since=mark, timeout=10)
+        ok, m = run.relay.wait_metrics(lambda m: grew(m0, m, WS_LINKS) >= 1, 3)
+        R.require(f"... the device links up again at once, over WebSocket ({WS_LINKS} grew by 1)", up and ok,
+                  f"grew by {grew(m0, m, WS_LINKS)}; device: {short(run.device.log_text(mark), 800)}")
+        rc, body, err = curl(f"https://{HOST}:{c.ports['https']}/api/v1/health")
+        m = run.relay.metrics()
+        R.check("with both links over WebSocket, curl through the tunnel works, in data frames (no direct session)",
+                rc == 0 and health_ok(body) and grew(m0, m, "freehold_relay_direct_sessions_total") == 0,
+                f"curl exit {rc}: {short(body)} {err}; direct sessions grew by "
+                f"{grew(m0, m, 'freehold_relay_direct_sessions_total')}")
+    finally:
+        if changed:
+            mark = run.device.mark()
+            status, j = https_json(run.ports["https"], "PATCH", "/api/v1/config", {"relay.url": run.relay.url},
+                                   token=run.login())
+            R.check(f"the device's relay.url set back to {run.relay.url}: it links up again",
+                    status == 200 and run.device.wait_for(run.device.err, r"event=relay\.link_up ", since=mark,
+                                                          timeout=10), f"{status} {short(j)}; "
+                    f"device: {short(run.device.log_text(mark), 800)}")
+
+
 def section(name, fn, *args):
     print(f"# {name}", flush=True)
     t0 = time.monotonic()
@@ -1117,6 +1231,7 @@ def main():
             for name, fn in (("2. through `freehold connect`", section_through),
                              ("3. authorisation", section_authorisation),
                              ("4. a wrong relay pin", section_pin),
+                             ("10. WebSocket transport", section_websocket),
                              ("6. blindness", section_blind),
                              ("8. sessions and descriptors", section_sessions),
                              ("7. faults: the relay killed and restarted", section_faults)):
