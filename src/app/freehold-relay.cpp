@@ -40,7 +40,8 @@ constexpr const char* kUsage =
     "sessions_per_device (64), opens_per_second (10) and open_burst (40) per source address, unknown_per_minute (6),\n"
     "idle_timeout_s (90), max_links (20000); direct_data (true: sessions' data on direct connections the relay\n"
     "splices; false: only in frames inside TLS, for networks that pass nothing but TLS).\n"
-    "The access file defaults to ./access.toml.\n";
+    "The access file defaults to ./access.toml. The one port serves TLS links, the same links inside a WebSocket\n"
+    "(peers with a wss:// relay URL) and direct data connections.\n";
 
 struct Settings {
   std::string listen = "0.0.0.0:443";
