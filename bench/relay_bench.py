@@ -5,8 +5,10 @@
 Paths, each carrying one TCP stream from the "device" side (an iperf3 server, an echo server) to a client:
 
   direct      the client connects to the service itself (the ceiling)
-  freehold    freehold connect -> freehold-relay -> relay_endpoint_bench device -> the service (TLS 1.3 to the relay on
-              both legs, Noise end to end; the relay forwards ciphertext it cannot read)
+  freehold    freehold connect -> freehold-relay -> relay_endpoint_bench device -> the service (links in TLS 1.3 to
+              the relay; the session's Noise messages on two direct connections the relay splices, unread)
+  freehold-wss  the same device, the client linked with a wss:// URL: its link inside a WebSocket, the session in
+              frames on both links (the fallback for networks that pass only web traffic)
   ssh-aes     `ssh -R` to a local OpenSSH sshd (throwaway host and user keys), -c aes128-gcm@openssh.com; the client
               connects to the forwarded port on the "jumphost" (sshd decrypts: it is not blind)
   ssh-chacha  the same with chacha20-poly1305@openssh.com (OpenSSH's default)
@@ -50,7 +52,7 @@ from common import die_with_parent, free_port  # noqa: E402
 
 HOST = "127.0.0.1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-PATHS = ["direct", "freehold", "ssh-aes", "ssh-chacha", "socat"]
+PATHS = ["direct", "freehold", "freehold-wss", "ssh-aes", "ssh-chacha", "socat"]
 CIPHERS = {"ssh-aes": "aes128-gcm@openssh.com", "ssh-chacha": "chacha20-poly1305@openssh.com"}
 START_TIMEOUT = 20.0
 
@@ -300,20 +302,25 @@ class Bench:
                                                 "--service", f"rtsp={self.echo_port}", "--max-seconds", "7200"], w))
         if not self.device.wait_line(r"^linked$"):
             raise RuntimeError(f"the device did not link up: {self.device.tail()}")
-        r = run(cli + ["add", "dev", "--id", self.device_id, "--key", self.device_key, "--relay", self.relay.url,
-                       "--relay-fingerprint", self.relay.fingerprint])
-        if r.returncode != 0:
-            raise RuntimeError(f"freehold add: {r.stdout} {r.stderr}")
-        self.connect = self.keep(Proc("connect", cli + ["connect", "dev", "--http", "0", "--rtsp", "0"], w))
-        if not self.connect.wait_line(r"^connected to "):
-            raise RuntimeError(f"freehold connect: {self.connect.tail()}")
-        ports = {}
-        with self.connect.cond:
-            for line in self.connect.out:
-                m = re.match(r"^(\w+) +\w+://127\.0\.0\.1:(\d+)/", line)
-                if m:
-                    ports[m.group(1)] = int(m.group(2))
-        self.connect_http, self.connect_rtsp = ports["http"], ports["rtsp"]
+        # Two clients: one linked over TLS (its sessions on direct connections), one over a WebSocket (wss://: the
+        # fallback for networks that pass only web traffic, its sessions in frames inside the links).
+        self.connects = {}
+        for path, name, url in (("freehold", "dev", self.relay.url),
+                                ("freehold-wss", "devws", self.relay.url.replace("relay://", "wss://"))):
+            r = run(cli + ["add", name, "--id", self.device_id, "--key", self.device_key, "--relay", url,
+                           "--relay-fingerprint", self.relay.fingerprint])
+            if r.returncode != 0:
+                raise RuntimeError(f"freehold add: {r.stdout} {r.stderr}")
+            connect = self.keep(Proc(f"connect-{name}", cli + ["connect", name, "--http", "0", "--rtsp", "0"], w))
+            if not connect.wait_line(r"^connected to "):
+                raise RuntimeError(f"freehold connect: {connect.tail()}")
+            ports = {}
+            with connect.cond:
+                for line in connect.out:
+                    m = re.match(r"^(\w+) +\w+://127\.0\.0\.1:(\d+)/", line)
+                    if m:
+                        ports[m.group(1)] = int(m.group(2))
+            self.connects[path] = (ports["http"], ports["rtsp"], connect)
 
         # socat: one forward to the iperf3 server, one to the echo server.
         self.socat_port, self.socat_echo_port = free_port(), free_port()
@@ -371,8 +378,9 @@ class Bench:
     def endpoints(self, path, ssh=None):
         if path == "direct":
             return self.iperf_port, self.echo_port, [], []
-        if path == "freehold":
-            return self.connect_http, self.connect_rtsp, [self.relay.pid], [self.connect.pid, self.device.pid]
+        if path in self.connects:
+            http, rtsp, connect = self.connects[path]
+            return http, rtsp, [self.relay.pid], [connect.pid, self.device.pid]
         if path == "socat":
             return self.socat_port, self.socat_echo_port, [self.socat.pid], []
         return self.rport, self.rport_echo, [self.sshd.pid], [ssh.pid]
@@ -519,6 +527,7 @@ def report(args, tput, lat, mem):
       "CPU-s per GB, whole machine |")
     p("|---|---|---|---|---|---|---|")
     labels = {"direct": "direct loopback", "freehold": "**freehold** (connect → relay → device)",
+              "freehold-wss": "freehold, client over WebSocket (frames)",
               "ssh-aes": "`ssh -R` aes128-gcm", "ssh-chacha": "`ssh -R` chacha20-poly1305",
               "socat": "socat `-b 262144` (no crypto)"}
     for path, s in summary.items():
@@ -641,7 +650,7 @@ def main():
     try:
         if only & {"throughput", "latency"}:
             bench.start()
-            log(f"relay on {bench.relay.port}, device {bench.device_id}, connect http {bench.connect_http}, "
+            log(f"relay on {bench.relay.port}, device {bench.device_id}, connect http {bench.connects['freehold'][0]}, "
                 f"sshd on {bench.sshd_port}")
             for rnd in range(args.rounds):
                 for path in paths:
