@@ -4,12 +4,13 @@
 // unclaimed and claimed through the claim page, then the demo: log in, the live view (MSE playback, its latency
 // read from the synthetic source's burned-in clock, the MJPEG fallback, several viewers), settings (resolution
 // checked with ffprobe over RTSP, refused values, a motion zone drawn in the zone editor), events as they happen,
-// users and what a viewer may not do, and the page's security (one origin, CSP, cookie flags, HTTPS redirect,
+// users and what a viewer may not do, remote access (the relay link, pairing and revoking a client), and the page's security (one origin, CSP, cookie flags, HTTPS redirect,
 // no console errors). Screenshots of every page go to --screenshots.
 //
 //   node tests/e2e/webui_test.mjs --bin build/bin/freeholdd --webui build/webui --screenshots build/webui-screenshots
 
 import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -1025,6 +1026,7 @@ async function testUsers(ctx, page, browser) {
 
     expectFailure('/api/v1/config', 403);
     expectFailure('/api/v1/users', 403);
+    expectFailure('/api/v1/relay', 403);
     const refused = await vp.evaluate(async () => {
       const s = await (await fetch('/api/v1/session')).json();
       const patch = await fetch('/api/v1/config', {
@@ -1033,21 +1035,25 @@ async function testUsers(ctx, page, browser) {
         body: JSON.stringify({ 'image.brightness': 61 }),
       });
       const users = await fetch('/api/v1/users');
+      const relay = await fetch('/api/v1/relay');
       return {
         role: s.role,
         patch: patch.status,
         patchError: (await patch.json()).error,
         users: users.status,
         usersError: (await users.json()).error,
+        relay: relay.status,
       };
     });
     const brightness = (await config(ctx))['image.brightness'];
     report.check(
-      'viewer: the API refuses PATCH /api/v1/config (403 forbidden, with the CSRF token) and GET /api/v1/users (403)',
+      'viewer: the API refuses PATCH /api/v1/config (403 forbidden, with the CSRF token), GET /api/v1/users and ' +
+        'GET /api/v1/relay (403)',
       refused.role === 'viewer' &&
         refused.patch === 403 &&
         refused.patchError === 'forbidden' &&
         refused.users === 403 &&
+        refused.relay === 403 &&
         brightness !== 61,
       short({ ...refused, brightness }),
     );
@@ -1055,6 +1061,130 @@ async function testUsers(ctx, page, browser) {
   } finally {
     await context.close();
   }
+}
+
+// Users → Remote access: the device's relay identity, pairing a client by its public key (a malformed key refused
+// by the page itself, a well-formed key that is no Ed25519 public key refused by the device), and revoking it.
+async function testRemote(ctx, page) {
+  const port = ctx.demo.ports.https;
+  const relayState = async () => (await call(port, 'GET', '/api/v1/relay', { token: ctx.token })).json ?? {};
+  await page.click('#nav-menu a[href="#/users"]');
+  const before = await relayState();
+  const shown = await until(
+    page,
+    (id) => document.querySelector('[data-section="remote"] [data-field="device-id"]')?.textContent === id,
+    before.device?.id,
+  );
+  const link = (await page.locator('[data-field="relay-link"]').textContent().catch(() => '')) ?? '';
+  report.require(
+    'Users → Remote access: the device ID is the one GET /api/v1/relay gives; the link shows as off (no relay set)',
+    shown && /^Off/.test(link),
+    short({ device: before.device?.id, link }),
+  );
+
+  const form = page.locator('form[data-form="pair-client"]');
+  const keyError = () => document.querySelector('form[data-form="pair-client"] .field-error')?.textContent ?? '';
+  const requests = watch.requests.length;
+  await form.locator('input[name="key"]').fill('not a key');
+  await form.locator('button[type="submit"]').click();
+  const local = await until(page, () => /43 characters/.test(
+    document.querySelector('form[data-form="pair-client"] .field-error')?.textContent ?? ''));
+  const posted = watch.requests.slice(requests).some((r) => r.url.includes('/api/v1/relay/clients'));
+  report.check('Remote access: a malformed key is refused beside the field, without a request', local && !posted,
+    short(await page.evaluate(keyError)));
+
+  expectFailure('/api/v1/relay/clients', 400);
+  await form.locator('input[name="key"]').fill('A'.repeat(43)); // 32 zero bytes: no Ed25519 public key
+  await form.locator('button[type="submit"]').click();
+  const refused = await until(page, () => /not a client’s public key/.test(
+    document.querySelector('form[data-form="pair-client"] .field-error')?.textContent ?? ''));
+  const afterBad = await relayState();
+  report.check(
+    'Remote access: a well-formed key that is no public key is refused by the device, shown beside the field, and ' +
+      'nothing is paired',
+    refused && afterBad.clients?.length === before.clients?.length,
+    short({ error: await page.evaluate(keyError), clients: afterBad.clients?.length }),
+  );
+
+  const key = crypto.generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }).x;
+  const name = 'Anna’s phone';
+  await form.locator('input[name="key"]').fill(key);
+  await form.locator('input[name="name"]').fill(name);
+  await form.locator('select[name="role"]').selectOption('viewer');
+  await form.locator('button[type="submit"]').click();
+  const row = await until(
+    page,
+    (n) => [...document.querySelectorAll('tr[data-client]')].some((tr) => tr.querySelector('th')?.textContent === n),
+    name,
+  );
+  const paired = (await relayState()).clients?.find((c) => c.key === key);
+  const rowRole = paired
+    ? await page.locator(`tr[data-client="${paired.id}"] [data-field="role"]`).textContent().catch(() => '')
+    : '';
+  report.check(
+    'Remote access: pairing a client key as viewer lists it with its name and role, and the device stores it so',
+    row && paired?.role === 'viewer' && paired?.name === name && rowRole === 'viewer',
+    short({ paired, rowRole }),
+  );
+  await screenshot(page, ctx.shots, 'users-remote', ctx.shotFiles);
+  if (!paired) return;
+
+  await page.click(`tr[data-client="${paired.id}"] button.danger`);
+  await page.locator('dialog[open] button.danger').click();
+  const gone = await until(
+    page,
+    (id) => !document.querySelector(`tr[data-client="${id}"]`) && document.querySelector(`li[data-blocked="${id}"]`),
+    paired.id,
+  );
+  const after = await relayState();
+  const audit = (await call(port, 'GET', '/api/v1/audit?limit=20', { token: ctx.token })).json?.entries ?? [];
+  const actions = audit.filter((e) => e.actor === `user:${ctx.user}`).map((e) => e.action);
+  report.check(
+    'Remote access: revoking the client (after confirming) removes it, lists its ID as revoked, and the audit log ' +
+      'has the pairing and the revocation',
+    gone &&
+      !after.clients?.some((c) => c.id === paired.id) &&
+      after.blocked?.includes(paired.id) &&
+      actions.includes('relay_client_paired') &&
+      actions.includes('relay_client_revoked'),
+    short({ blocked: after.blocked, actions }),
+  );
+
+  // The relay link, set in Settings → Remote access: a URL of the wrong scheme is refused beside its field; a relay
+  // that does not answer (a closed loopback port) shows as not linked, with the line a client needs.
+  await page.click('#nav-menu a[href="#/settings"]');
+  await until(page, () => document.querySelector('form[data-section="relay"] input[name="relay.url"]'));
+  const relayForm = page.locator('form[data-section="relay"]');
+  expectFailure('/api/v1/config', 400);
+  await relayForm.locator('input[name="relay.url"]').fill('https://relay.example.net');
+  await save(page, 'relay');
+  const urlError = await page.evaluate(() => {
+    const input = document.querySelector('form[data-section="relay"] input[name="relay.url"]');
+    return input.getAttribute('aria-invalid') === 'true' ? input.closest('.field').querySelector('.field-error')?.textContent : null;
+  });
+  report.check('Settings → Remote access: an https:// relay URL is refused beside the field, and not stored',
+    Boolean(urlError) && (await config(ctx))['relay.url'] === '', short(urlError));
+
+  const url = `relay://${HOST}:${await freePort()}`;
+  const fingerprint = Array.from(crypto.randomBytes(32), (b) => b.toString(16).padStart(2, '0').toUpperCase()).join(':');
+  await relayForm.locator('input[name="relay.url"]').fill(url);
+  await relayForm.locator('input[name="relay.fingerprint"]').fill(fingerprint);
+  const saved = await save(page, 'relay');
+  await page.click('#nav-menu a[href="#/users"]');
+  const linked = await until(
+    page,
+    () => /^Not linked/.test(document.querySelector('[data-field="relay-link"]')?.textContent ?? ''),
+  );
+  const command = (await page.locator('[data-field="add-command"]').textContent().catch(() => '')) ?? '';
+  report.check(
+    'Remote access: with a relay set that does not answer, the link shows "Not linked" and the `freehold add` line ' +
+      'names the device ID, key, relay and fingerprint',
+    /Saved/.test(saved ?? '') &&
+      linked &&
+      [before.device?.id, before.device?.key, url, fingerprint].every((part) => part && command.includes(part)),
+    short({ saved, command }),
+  );
+  await call(port, 'PATCH', '/api/v1/config', { token: ctx.token, body: { 'relay.url': '' } });
 }
 
 async function testDevice(ctx, page) {
@@ -1157,10 +1287,12 @@ async function main(ctx) {
       if (!(e instanceof Abort)) throw e;
     }
   }
-  try {
-    await testUsers(ctx, page, ctx.browser);
-  } catch (e) {
-    if (!(e instanceof Abort)) throw e;
+  for (const step of [testUsers, testRemote]) {
+    try {
+      await step(ctx, page, ctx.browser);
+    } catch (e) {
+      if (!(e instanceof Abort)) throw e;
+    }
   }
   await testDevice(ctx, page);
   await testSecurity(ctx, context, page);

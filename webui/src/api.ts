@@ -210,3 +210,19 @@ export interface AuditEntry {
   action: string;
   detail: string;
 }
+
+// Remote access (GET /api/v1/relay): the device's relay identity, its link, the paired and the blocked clients.
+export interface RelayClient {
+  id: string;
+  key: string;
+  name: string;
+  role: Role;
+  added: number;
+}
+
+export interface RelayStatus {
+  device: { id: string; key: string };
+  relay: { url: string; fingerprint: string; connected: boolean; sessions: number };
+  clients: RelayClient[];
+  blocked: string[];
+}

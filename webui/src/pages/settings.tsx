@@ -31,6 +31,12 @@ const SECTIONS: Section[] = [
     has: (k) => k.startsWith('privacy.'),
   },
   { id: 'mqtt', title: 'MQTT', has: (k) => k.startsWith('mqtt.') },
+  {
+    id: 'relay',
+    title: 'Remote access',
+    intro: 'The owner’s relay, which the device links to for remote access. The paired clients are on the Users page.',
+    has: (k) => k.startsWith('relay.'),
+  },
   { id: 'events', title: 'Event history', has: (k) => k.startsWith('events.') },
   { id: 'advanced', title: 'Network, ONVIF and advanced', has: () => true },
 ];
@@ -71,6 +77,9 @@ const LABELS: Record<string, string> = {
   'mqtt.url': 'Broker URL',
   'mqtt.ca_file': 'CA file',
   'mqtt.device_id': 'Device ID',
+  'relay.url': 'Relay URL',
+  'relay.fingerprint': 'Relay certificate fingerprint',
+  'relay.owners': 'Owner keys',
   'http.bind': 'Bind address',
   'http.https_port': 'HTTPS port',
   'http.plain_enabled': 'Plain HTTP',

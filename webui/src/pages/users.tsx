@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// User management (admin): list, add, change role, reset password, delete.
+// User management (admin): list, add, change role, reset password, delete; and the clients that reach the device
+// through the owner's relay (remote.tsx).
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, get, hasRole, ROLES, type Role, type User } from '../api';
 import { formatTime } from '../format';
@@ -7,6 +8,7 @@ import { PASSWORD_RULE, passwordProblem, USERNAME_RULE, usernameProblem } from '
 import { useSession } from '../session';
 import { announce, Dialog, errorText, Field, FormError, PageTitle, PasswordField, showProblems } from '../ui';
 import { PasswordForm } from './account';
+import { RemoteAccess } from './remote';
 
 const ROLE_HELP = 'Viewer: watch and read. Operator: also streams, image, motion and privacy. Admin: everything.';
 
@@ -132,6 +134,7 @@ function UserAdmin() {
         )}
       </section>
       <AddUser onAdded={() => void reload()} />
+      <RemoteAccess />
       {passwordFor && (
         <Dialog
           title={passwordFor === session.username ? 'Change your password' : `New password for ${passwordFor}`}
