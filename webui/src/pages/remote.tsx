@@ -13,11 +13,11 @@ const KEY_RULE = (
     43 characters: the key <code>freehold id</code> prints on the client (public, not a secret).
   </>
 );
-const ID_RULE = '32 characters, letters a–z and digits 2–7: the client ID that “freehold id” or the audit log shows.';
+const ID_RULE = '32 characters, letters a–z and digits 2–7: the ID that “freehold id” or the audit log shows.';
 const NAME_MAX = 64;
 
-const keyProblem = (key: string) =>
-  /^[A-Za-z0-9_-]{43}$/.test(key) ? null : 'A client key is 43 characters of A–Z, a–z, 0–9, "-" and "_".';
+const KEY_SHAPE = 'A client key is 43 characters of A–Z, a–z, 0–9, "-" and "_".';
+const keyProblem = (key: string) => (/^[A-Za-z0-9_-]{43}$/.test(key) ? null : KEY_SHAPE);
 const idProblem = (id: string) => (/^[A-Za-z2-7]{32}$/.test(id) ? null : ID_RULE);
 
 function linkText(relay: RelayStatus['relay']): string {
@@ -45,8 +45,8 @@ export function RemoteAccess() {
     <section class="card" aria-labelledby="remote-title" data-section="remote">
       <h2 id="remote-title">Remote access</h2>
       <p class="muted">
-        Clients reach the device through the owner’s relay, end to end encrypted. Pair one on the local network with{' '}
-        <code>freehold pair https://DEVICE</code>, or paste its key below. A paired client needs no password; its
+        Clients reach the device through the owner’s relay, end to end encrypted. Pair one on the local network
+        with <code>freehold pair https://DEVICE</code>, or paste its key below. A paired client needs no password; its
         role decides what it may do.
       </p>
       {error && <FormError>Remote access could not be read: {error}</FormError>}
@@ -226,7 +226,7 @@ function PairClient(props: { onPaired: () => void }) {
       props.onPaired();
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
-      if (err.code === 'invalid_key') setErrors({ key: 'This is not a client’s public key: check that it was copied whole.' });
+      if (err.code === 'invalid_key') setErrors({ key: 'This is not a client’s public key: was it copied whole?' });
       else if (err.code === 'invalid_name') setErrors({ name: err.message });
       else if (err.code === 'invalid_role') setErrors({ role: err.message });
       else setFormError(err.message);

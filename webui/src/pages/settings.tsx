@@ -34,7 +34,7 @@ const SECTIONS: Section[] = [
   {
     id: 'relay',
     title: 'Remote access',
-    intro: 'The owner’s relay, which the device links to for remote access. The paired clients are on the Users page.',
+    intro: 'The owner’s relay, which the device links to for remote access. Paired clients: the Users page.',
     has: (k) => k.startsWith('relay.'),
   },
   { id: 'events', title: 'Event history', has: (k) => k.startsWith('events.') },
