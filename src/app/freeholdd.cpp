@@ -345,6 +345,7 @@ class Daemon final {
         [this](const std::string&) { return take_snapshot(); },
         [this] { request_restart("onvif"); },
         [this]() -> media::PtzDriver* { return camera_ ? camera_->ptz() : nullptr; }, &*events_, &tunnels_});
+    if (analytics_) onvif_->analytics_started();
     server_->mount("/onvif/", [this](web::Request r) { return onvif_->handle(std::move(r)); }, true);
     start_discovery(endpoint, info.model, so);
   }
@@ -699,6 +700,7 @@ class Daemon final {
     analytics_ = std::make_unique<analytics::Engine>(camera_->capture(), analytics::analytics_settings(cfg()),
                                                      std::move(sink));
     analytics_->start();
+    if (onvif_) onvif_->analytics_started();
   }
 
   void publish_event(Event e) {

@@ -38,30 +38,54 @@ struct Events::PullPoint {
   }
 };
 
-Events::Events(asio::any_io_executor io) : io_(std::move(io)) {}
+Events::Events(asio::any_io_executor io) : io_(std::move(io)) { advertise(Property::motion); }
 Events::~Events() { stop(); }
 
-std::vector<EventMessage> Events::current_state(const std::string& operation) const {
-  const std::string value = motion_ ? "true" : "false";
-  const auto when = operation == "Initialized" ? std::chrono::system_clock::now() : motion_since_;
-  return {
-      EventMessage{"tns1:VideoSource/MotionAlarm", when, operation, {{"Source", "VideoSource_1"}}, {{"State", value}}},
-      EventMessage{"tns1:RuleEngine/CellMotionDetector/Motion",
-                   when,
-                   operation,
-                   {{"VideoSourceConfigurationToken", "VideoSourceConfig_1"},
-                    {"VideoAnalyticsConfigurationToken", "Analytics_1"},
-                    {"Rule", "MotionDetectorRule"}},
-                   {{"IsMotion", value}}},
+void Events::append_messages(Property p, const std::string& operation, std::vector<EventMessage>& out) const {
+  const State& s = state(p);
+  const auto when = operation == "Initialized" ? std::chrono::system_clock::now() : s.since;
+  const std::string value = s.on ? "true" : "false";
+  // The rule engine's topics name the video source and analytics configurations the profiles carry.
+  auto rule = [](std::string name) -> std::vector<std::pair<std::string, std::string>> {
+    return {{"VideoSourceConfigurationToken", "VideoSourceConfig_1"},
+            {"VideoAnalyticsConfigurationToken", "Analytics_1"},
+            {"Rule", std::move(name)}};
   };
+  switch (p) {
+    case Property::motion:
+      out.push_back(
+          {"tns1:VideoSource/MotionAlarm", when, operation, {{"Source", "VideoSource_1"}}, {{"State", value}}});
+      out.push_back({"tns1:RuleEngine/CellMotionDetector/Motion", when, operation, rule("MotionDetectorRule"),
+                     {{"IsMotion", value}}});
+      break;
+    case Property::tamper:
+      out.push_back({"tns1:VideoSource/GlobalSceneChange/AnalyticsService", when, operation,
+                     {{"Source", "VideoSource_1"}}, {{"State", value}}});
+      break;
+    case Property::person:
+      out.push_back({"tns1:RuleEngine/ObjectDetection/Object", when, operation, rule("PersonDetectorRule"),
+                     {{"ClassTypes", s.on ? "Person" : ""}}});
+      break;
+  }
 }
 
-void Events::set_motion(bool motion, std::chrono::system_clock::time_point when) {
-  if (motion == motion_) return;
-  motion_ = motion;
-  motion_since_ = when;
+std::vector<EventMessage> Events::current_state(const std::string& operation) const {
+  std::vector<EventMessage> out;
+  for (auto p : {Property::motion, Property::tamper, Property::person})
+    if (state(p).advertised) append_messages(p, operation, out);
+  return out;
+}
+
+void Events::set_state(Property p, bool on, std::chrono::system_clock::time_point when) {
+  State& s = state(p);
+  if (on == s.on) return;
+  s.on = on;
+  s.since = when;
+  if (!s.advertised) return;
   sweep();
-  for (auto& [id, p] : points_) deliver(*p, current_state("Changed"));
+  std::vector<EventMessage> changed;
+  append_messages(p, "Changed", changed);
+  for (auto& [id, point] : points_) deliver(*point, changed);
 }
 
 void Events::deliver(PullPoint& p, std::vector<EventMessage> messages) {

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// ONVIF events: the motion state as the two topics NVRs listen to (tns1:VideoSource/MotionAlarm with State, and
-// tns1:RuleEngine/CellMotionDetector/Motion with IsMotion), pull points with bounded queues that expire, and the
-// "Initialized" current state first. Runs on the I/O thread.
+// ONVIF events: the device's states as properties — motion on the two topics NVRs listen to
+// (tns1:VideoSource/MotionAlarm with State, tns1:RuleEngine/CellMotionDetector/Motion with IsMotion), and where the
+// analytics run, tampering (tns1:VideoSource/GlobalSceneChange/AnalyticsService, State) and people
+// (tns1:RuleEngine/ObjectDetection/Object, ClassTypes "Person" or empty) — pull points with bounded queues that
+// expire, and the "Initialized" current state first. Runs on the I/O thread.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <deque>
@@ -25,6 +28,10 @@ struct EventMessage {
   std::vector<std::pair<std::string, std::string>> data;
 };
 
+// A state the device reports; motion always, tamper and person once advertised (the analytics run).
+enum class Property { motion, tamper, person };
+inline constexpr std::size_t kProperties = 3;
+
 class Events final {
  public:
   using Clock = std::chrono::steady_clock;
@@ -36,9 +43,15 @@ class Events final {
   explicit Events(boost::asio::any_io_executor io);
   ~Events();
 
-  // The motion sensor changed (or its first state is known).
-  void set_motion(bool motion, std::chrono::system_clock::time_point when);
-  [[nodiscard]] bool motion() const { return motion_; }
+  // A state changed (or its first value is known): subscribers get its topics as "Changed" if it is advertised.
+  void set_state(Property p, bool on, std::chrono::system_clock::time_point when);
+  void set_motion(bool motion, std::chrono::system_clock::time_point when) {
+    set_state(Property::motion, motion, when);
+  }
+  [[nodiscard]] bool motion() const { return state(Property::motion).on; }
+  // Makes a property's topics part of the current state and of GetEventProperties (motion is from the start).
+  void advertise(Property p) { state(p).advertised = true; }
+  [[nodiscard]] bool advertised(Property p) const { return state(p).advertised; }
 
   // Topic paths a subscription wants ("VideoSource/MotionAlarm"; a prefix matches its subtopics); empty: all.
   using TopicFilter = std::vector<std::string>;
@@ -72,7 +85,16 @@ class Events final {
  private:
   struct PullPoint;
   void sweep();
+  struct State {
+    bool advertised = false;
+    bool on = false;
+    std::chrono::system_clock::time_point since = std::chrono::system_clock::now();
+  };
+  [[nodiscard]] State& state(Property p) { return states_[static_cast<std::size_t>(p)]; }
+  [[nodiscard]] const State& state(Property p) const { return states_[static_cast<std::size_t>(p)]; }
   [[nodiscard]] std::vector<EventMessage> current_state(const std::string& operation) const;
+  // The messages of one property: "Initialized" stamped now, "Changed" with the time of the change.
+  void append_messages(Property p, const std::string& operation, std::vector<EventMessage>& out) const;
   PullPoint* find(const std::string& id);
   std::string add(std::shared_ptr<PullPoint> p, std::chrono::seconds termination);
   void deliver(PullPoint& p, std::vector<EventMessage> messages);
@@ -80,8 +102,7 @@ class Events final {
 
   boost::asio::any_io_executor io_;
   std::map<std::string, std::shared_ptr<PullPoint>> points_;
-  bool motion_ = false;
-  std::chrono::system_clock::time_point motion_since_ = std::chrono::system_clock::now();
+  std::array<State, kProperties> states_{};
   std::size_t dropped_ = 0;
 };
 

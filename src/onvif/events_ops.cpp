@@ -93,23 +93,29 @@ OpResult get_event_properties(Call& c) {
   add(r, "tev:TopicNamespaceLocation", "http://www.onvif.org/onvif/ver10/topics/topicns.xml");
   add(r, "wsnt:FixedTopicSet", "true");
   auto set = add(r, "wstop:TopicSet");
-  // tns1:VideoSource/MotionAlarm
-  auto alarm = add(add(set, "tns1:VideoSource"), "MotionAlarm");
-  attr(alarm, "wstop:topic", "true");
-  auto m1 = add(alarm, "tt:MessageDescription");
-  attr(m1, "IsProperty", "true");
-  simple_item_description(add(m1, "tt:Source"), "Source", "tt:ReferenceToken");
-  simple_item_description(add(m1, "tt:Data"), "State", "xs:boolean");
-  // tns1:RuleEngine/CellMotionDetector/Motion
-  auto motion = add(add(add(set, "tns1:RuleEngine"), "CellMotionDetector"), "Motion");
-  attr(motion, "wstop:topic", "true");
-  auto m2 = add(motion, "tt:MessageDescription");
-  attr(m2, "IsProperty", "true");
-  auto src = add(m2, "tt:Source");
-  simple_item_description(src, "VideoSourceConfigurationToken", "tt:ReferenceToken");
-  simple_item_description(src, "VideoAnalyticsConfigurationToken", "tt:ReferenceToken");
-  simple_item_description(src, "Rule", "xs:string");
-  simple_item_description(add(m2, "tt:Data"), "IsMotion", "xs:boolean");
+  auto video_source = add(set, "tns1:VideoSource");
+  auto rule_engine = add(set, "tns1:RuleEngine");
+  // A topic that is a property, with its Data item: sourced by the video source, or by a rule of the analytics.
+  auto topic = [](pugi::xml_node at, std::string_view data, std::string_view type, bool rule) {
+    attr(at, "wstop:topic", "true");
+    auto m = add(at, "tt:MessageDescription");
+    attr(m, "IsProperty", "true");
+    auto src = add(m, "tt:Source");
+    if (rule) {
+      simple_item_description(src, "VideoSourceConfigurationToken", "tt:ReferenceToken");
+      simple_item_description(src, "VideoAnalyticsConfigurationToken", "tt:ReferenceToken");
+      simple_item_description(src, "Rule", "xs:string");
+    } else {
+      simple_item_description(src, "Source", "tt:ReferenceToken");
+    }
+    simple_item_description(add(m, "tt:Data"), data, type);
+  };
+  topic(add(video_source, "MotionAlarm"), "State", "xs:boolean", false);
+  topic(add(add(rule_engine, "CellMotionDetector"), "Motion"), "IsMotion", "xs:boolean", true);
+  if (c.events.advertised(Property::tamper))
+    topic(add(add(video_source, "GlobalSceneChange"), "AnalyticsService"), "State", "xs:boolean", false);
+  if (c.events.advertised(Property::person))
+    topic(add(add(rule_engine, "ObjectDetection"), "Object"), "ClassTypes", "tt:StringList", true);
   add(r, "wsnt:TopicExpressionDialect", "http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet");
   add(r, "wsnt:TopicExpressionDialect", "http://docs.oasis-open.org/wsn/t-1/TopicExpression/Concrete");
   add(r, "tev:MessageContentFilterDialect", "http://www.onvif.org/ver10/tev/messageContentFilter/ItemFilter");

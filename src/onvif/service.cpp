@@ -65,6 +65,7 @@ struct Service::Impl {
   Events events;
   std::unordered_map<std::string, const Op*> table;
   EventBus::EventSignal::Subscription motion_events;
+  DeviceModel::ChangeSignal::Subscription analytics_states;
 
   explicit Impl(ServiceDeps d)
       : deps(std::move(d)), digest("ONVIF", crypto::random_bytes(32)), events(deps.io) {
@@ -82,6 +83,18 @@ struct Service::Impl {
         if (e.type == event_type::motion_end) events.set_motion(false, e.time);
       });
     }
+    // Tampering and people: the analytics' sensors, as they change (topics once analytics_started() says so).
+    analytics_states = deps.model.subscribe([this](const Change& c) {
+      if (c.kind != Change::Kind::state || !std::holds_alternative<bool>(c.value)) return;
+      const auto now = std::chrono::system_clock::now();
+      if (auto p = analytics_property(c.key)) events.set_state(*p, std::get<bool>(c.value), now);
+    });
+  }
+
+  static std::optional<Property> analytics_property(std::string_view entity) {
+    if (entity == "tamper") return Property::tamper;
+    if (entity == "person") return Property::person;
+    return std::nullopt;
   }
 
   web::Response challenge(bool stale) {
@@ -252,6 +265,15 @@ Service::Service(ServiceDeps deps) : impl_(std::make_unique<Impl>(std::move(deps
 Service::~Service() = default;
 
 void Service::stop() { impl_->events.stop(); }
+
+void Service::analytics_started() {
+  for (const char* entity : {"tamper", "person"}) {
+    const auto property = *Impl::analytics_property(entity);
+    impl_->events.advertise(property);
+    if (auto s = impl_->deps.model.state(entity); s && std::holds_alternative<bool>(*s))
+      impl_->events.set_state(property, std::get<bool>(*s), std::chrono::system_clock::now());
+  }
+}
 
 awaitable<web::Response> Service::handle(web::Request req) {
   web::Response res;

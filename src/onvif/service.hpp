@@ -69,6 +69,8 @@ class Service final {
   [[nodiscard]] boost::asio::awaitable<web::Response> handle(web::Request req);
   // Ends every pull point and subscription (daemon stop): waiting PullMessages return at once.
   void stop();
+  // The analytics run: tampering and people become event topics (GetEventProperties, the current state).
+  void analytics_started();
 
   struct Impl;
 

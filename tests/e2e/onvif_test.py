@@ -698,6 +698,10 @@ def check_operations(c):
     R.check("GetEventProperties: tns1:VideoSource/MotionAlarm (State) and RuleEngine/CellMotionDetector/Motion "
             "(IsMotion)", all(s in r[2] for s in (b"MotionAlarm", b"CellMotionDetector", b'Name="State"',
                                                    b'Name="IsMotion"')), short(r[2]))
+    R.check("GetEventProperties (the analytics run): VideoSource/GlobalSceneChange/AnalyticsService (tampering) and "
+            "RuleEngine/ObjectDetection/Object (ClassTypes, people)",
+            all(s in r[2] for s in (b"<GlobalSceneChange>", b"<AnalyticsService", b"<ObjectDetection>", b"<Object ",
+                                    b'Name="ClassTypes" Type="tt:StringList"')), short(r[2]))
     op("tev", "GetServiceCapabilities")
     return profile
 
@@ -773,7 +777,7 @@ def motion_messages(body):
         topic = (m.findtext("wsnt:Topic", "", NS) or "").strip()
         msg = m.find(".//tt:Message", NS)
         for item in m.iter(f"{{{NS['tt']}}}SimpleItem"):
-            if item.get("Name") in ("State", "IsMotion"):
+            if item.get("Name") in ("State", "IsMotion", "ClassTypes"):
                 out.append((topic, item.get("Name"), item.get("Value"),
                             msg.get("PropertyOperation") if msg is not None else None,
                             msg.get("UtcTime") if msg is not None else None))
@@ -801,9 +805,13 @@ def check_events(c, motion):
     first = pull("PT2S")
     check_answer("tev:PullMessages (first): answered, valid", first, "tev", "PullMessages")
     msgs = motion_messages(first[2])
-    R.check("the first pull brings the current motion state as 'Initialized' on both topics",
+    R.check("the first pull brings the current state as 'Initialized' on every topic: motion (both), tampering "
+            "(false), people (none)",
             {t.split(":")[-1] for t, *_ in msgs if _[2] == "Initialized"} >= {"VideoSource/MotionAlarm",
-                                                                              "RuleEngine/CellMotionDetector/Motion"},
+                                                                              "RuleEngine/CellMotionDetector/Motion"}
+            and ("tns1:VideoSource/GlobalSceneChange/AnalyticsService", "State", "false", "Initialized") in
+            [m[:4] for m in msgs]
+            and ("tns1:RuleEngine/ObjectDetection/Object", "ClassTypes", "", "Initialized") in [m[:4] for m in msgs],
             short(msgs))
     times = [u for *_, u in msgs if u]
     R.check("event times are UTC ending in Z", times and all(u.endswith("Z") for u in times), short(times))

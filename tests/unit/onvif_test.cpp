@@ -240,6 +240,55 @@ TEST(Events, PullPointsAreBoundedAndExpire) {
   EXPECT_EQ(run(io, events.pull("nope", 0ms, 1)).status, Events::PullStatus::unknown);
 }
 
+TEST(Events, TamperAndPersonAreTopicsOnlyOnceAdvertisedAndOnlyTheirChangesAreSent) {
+  boost::asio::io_context io;
+  Events events(io.get_executor());
+  const auto now = std::chrono::system_clock::now();
+  events.set_state(Property::tamper, true, now);  // not advertised yet: no analytics, no topic
+  const auto id = events.create(60s);
+  auto first = run(io, events.pull(id, 0ms, 10));
+  ASSERT_EQ(first.messages.size(), 2u);  // the motion topics only
+  EXPECT_FALSE(events.advertised(Property::tamper));
+
+  events.advertise(Property::tamper);
+  events.advertise(Property::person);
+  ASSERT_TRUE(events.synchronize(id));
+  auto initial = run(io, events.pull(id, 0ms, 10));
+  ASSERT_EQ(initial.messages.size(), 4u);
+  EXPECT_EQ(initial.messages[2].topic, "tns1:VideoSource/GlobalSceneChange/AnalyticsService");
+  EXPECT_EQ(initial.messages[2].operation, "Initialized");
+  EXPECT_EQ(initial.messages[2].source.at(0), (std::pair<std::string, std::string>{"Source", "VideoSource_1"}));
+  EXPECT_EQ(initial.messages[2].data.at(0), (std::pair<std::string, std::string>{"State", "true"}));  // kept
+  EXPECT_EQ(initial.messages[3].topic, "tns1:RuleEngine/ObjectDetection/Object");
+  EXPECT_EQ(initial.messages[3].data.at(0), (std::pair<std::string, std::string>{"ClassTypes", ""}));
+
+  const auto later = now + 3s;
+  events.set_state(Property::person, true, later);
+  events.set_state(Property::person, true, later + 1s);  // no change, no message
+  auto changed = run(io, events.pull(id, 0ms, 10));
+  ASSERT_EQ(changed.messages.size(), 1u);
+  EXPECT_EQ(changed.messages[0].topic, "tns1:RuleEngine/ObjectDetection/Object");
+  EXPECT_EQ(changed.messages[0].operation, "Changed");
+  EXPECT_EQ(changed.messages[0].time, later);
+  EXPECT_EQ(changed.messages[0].data.at(0), (std::pair<std::string, std::string>{"ClassTypes", "Person"}));
+  EXPECT_EQ(changed.messages[0].source.at(2), (std::pair<std::string, std::string>{"Rule", "PersonDetectorRule"}));
+}
+
+TEST(Events, ASubscriptionToOneTopicGetsOnlyThatTopic) {
+  boost::asio::io_context io;
+  Events events(io.get_executor());
+  events.advertise(Property::tamper);
+  const auto id = events.create(60s, {"VideoSource/GlobalSceneChange"});
+  auto initial = run(io, events.pull(id, 0ms, 10));
+  ASSERT_EQ(initial.messages.size(), 1u);
+  EXPECT_EQ(initial.messages[0].topic, "tns1:VideoSource/GlobalSceneChange/AnalyticsService");
+  events.set_motion(true, std::chrono::system_clock::now());
+  events.set_state(Property::tamper, true, std::chrono::system_clock::now());
+  auto changed = run(io, events.pull(id, 0ms, 10));
+  ASSERT_EQ(changed.messages.size(), 1u);
+  EXPECT_EQ(changed.messages[0].data.at(0).second, "true");
+}
+
 TEST(Events, AQueueThatNobodyPullsDropsItsOldestMessages) {
   boost::asio::io_context io;
   Events events(io.get_executor());
