@@ -152,6 +152,12 @@ void Engine::apply_settings(AnalyticsSettings fresh) {
   wants.fps = settings_.fps;
   feed_->want(wants);
   feed_->set_active(settings_.enabled);
+  // A detector switched off looks no more: what it had found is over (a covered lens would otherwise stay reported).
+  if (!settings_.tamper && tamper_on_) {
+    tamper_->reset();
+    set_state("tamper", false);
+  }
+  if (!settings_.person) set_state("person", false);
   if (settings_.enabled) return;
   // Switched off (or privacy mode): whatever was going on is over, and nothing is looked at.
   if (motion_on_) {

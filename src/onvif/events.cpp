@@ -45,17 +45,17 @@ void Events::append_messages(Property p, const std::string& operation, std::vect
   const State& s = state(p);
   const auto when = operation == "Initialized" ? std::chrono::system_clock::now() : s.since;
   const std::string value = s.on ? "true" : "false";
-  // The rule engine's topics name the video source and analytics configurations the profiles carry.
-  auto rule = [](std::string name) -> std::vector<std::pair<std::string, std::string>> {
-    return {{"VideoSourceConfigurationToken", "VideoSourceConfig_1"},
-            {"VideoAnalyticsConfigurationToken", "Analytics_1"},
-            {"Rule", std::move(name)}};
-  };
   switch (p) {
     case Property::motion:
       out.push_back(
           {"tns1:VideoSource/MotionAlarm", when, operation, {{"Source", "VideoSource_1"}}, {{"State", value}}});
-      out.push_back({"tns1:RuleEngine/CellMotionDetector/Motion", when, operation, rule("MotionDetectorRule"),
+      // The cell motion detector's source items name the configurations the profiles carry.
+      out.push_back({"tns1:RuleEngine/CellMotionDetector/Motion",
+                     when,
+                     operation,
+                     {{"VideoSourceConfigurationToken", "VideoSourceConfig_1"},
+                      {"VideoAnalyticsConfigurationToken", "Analytics_1"},
+                      {"Rule", "MotionDetectorRule"}},
                      {{"IsMotion", value}}});
       break;
     case Property::tamper:
@@ -63,7 +63,13 @@ void Events::append_messages(Property p, const std::string& operation, std::vect
                      {{"Source", "VideoSource_1"}}, {{"State", value}}});
       break;
     case Property::person:
-      out.push_back({"tns1:RuleEngine/ObjectDetection/Object", when, operation, rule("PersonDetectorRule"),
+      // A "specified rule" (Analytics spec, annex): sourced by the video source, analytics configuration and rule.
+      out.push_back({"tns1:RuleEngine/ObjectDetection/Object",
+                     when,
+                     operation,
+                     {{"VideoSource", "VideoSource_1"},
+                      {"AnalyticsConfiguration", "Analytics_1"},
+                      {"Rule", "PersonDetectorRule"}},
                      {{"ClassTypes", s.on ? "Person" : ""}}});
       break;
   }

@@ -13,6 +13,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <algorithm>
+#include <initializer_list>
 #include <memory>
 
 #include "core/log.hpp"
@@ -95,27 +96,32 @@ OpResult get_event_properties(Call& c) {
   auto set = add(r, "wstop:TopicSet");
   auto video_source = add(set, "tns1:VideoSource");
   auto rule_engine = add(set, "tns1:RuleEngine");
-  // A topic that is a property, with its Data item: sourced by the video source, or by a rule of the analytics.
-  auto topic = [](pugi::xml_node at, std::string_view data, std::string_view type, bool rule) {
+  // A topic that is a property: its source items (name, type) and its one data item.
+  using Items = std::initializer_list<std::pair<std::string_view, std::string_view>>;
+  auto topic = [](pugi::xml_node at, Items source, std::string_view data, std::string_view type) {
     attr(at, "wstop:topic", "true");
     auto m = add(at, "tt:MessageDescription");
     attr(m, "IsProperty", "true");
     auto src = add(m, "tt:Source");
-    if (rule) {
-      simple_item_description(src, "VideoSourceConfigurationToken", "tt:ReferenceToken");
-      simple_item_description(src, "VideoAnalyticsConfigurationToken", "tt:ReferenceToken");
-      simple_item_description(src, "Rule", "xs:string");
-    } else {
-      simple_item_description(src, "Source", "tt:ReferenceToken");
-    }
+    for (const auto& [name, item_type] : source) simple_item_description(src, name, item_type);
     simple_item_description(add(m, "tt:Data"), data, type);
   };
-  topic(add(video_source, "MotionAlarm"), "State", "xs:boolean", false);
-  topic(add(add(rule_engine, "CellMotionDetector"), "Motion"), "IsMotion", "xs:boolean", true);
+  const Items by_video_source{{"Source", "tt:ReferenceToken"}};
+  topic(add(video_source, "MotionAlarm"), by_video_source, "State", "xs:boolean");
+  topic(add(add(rule_engine, "CellMotionDetector"), "Motion"),
+        {{"VideoSourceConfigurationToken", "tt:ReferenceToken"},
+         {"VideoAnalyticsConfigurationToken", "tt:ReferenceToken"},
+         {"Rule", "xs:string"}},
+        "IsMotion", "xs:boolean");
   if (c.events.advertised(Property::tamper))
-    topic(add(add(video_source, "GlobalSceneChange"), "AnalyticsService"), "State", "xs:boolean", false);
+    topic(add(add(video_source, "GlobalSceneChange"), "AnalyticsService"), by_video_source, "State", "xs:boolean");
+  // The Analytics spec's "specified rules" name the video source, the analytics configuration and the rule.
   if (c.events.advertised(Property::person))
-    topic(add(add(rule_engine, "ObjectDetection"), "Object"), "ClassTypes", "tt:StringList", true);
+    topic(add(add(rule_engine, "ObjectDetection"), "Object"),
+          {{"VideoSource", "tt:ReferenceToken"},
+           {"AnalyticsConfiguration", "tt:ReferenceToken"},
+           {"Rule", "xs:string"}},
+          "ClassTypes", "tt:StringList");
   add(r, "wsnt:TopicExpressionDialect", "http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet");
   add(r, "wsnt:TopicExpressionDialect", "http://docs.oasis-open.org/wsn/t-1/TopicExpression/Concrete");
   add(r, "tev:MessageContentFilterDialect", "http://www.onvif.org/ver10/tev/messageContentFilter/ItemFilter");

@@ -92,8 +92,9 @@ class Stream:
         self.client.close()
 
 
-def pull_changes(port, user, pw, out, seconds):
-    """An ONVIF pull point: collects (topic, item, value, UtcTime) of every "Changed" message for `seconds`."""
+def pull_changes(port, user, pw, out, seconds, ready=None):
+    """An ONVIF pull point: collects (topic, item, value, UtcTime) of every "Changed" message for `seconds`, or
+    ("error", why). Sets `ready` (a threading.Event) once the pull point exists."""
     c = Conn(port)
     status, _, body = c.post("/onvif/events_service",
                              envelope("<tev:CreatePullPointSubscription><tev:InitialTerminationTime>PT120S"
@@ -104,6 +105,8 @@ def pull_changes(port, user, pw, out, seconds):
     if status != 200 or not m:
         out.append(("error", f"CreatePullPointSubscription: HTTP {status} {short(body)}"))
         return
+    if ready:
+        ready.set()
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         s, _, b = c.post(m.group(1), envelope(
@@ -126,7 +129,7 @@ def pull_changes(port, user, pw, out, seconds):
 
 def states_of(changes, topic):
     """[(value, time)] of one topic's changes, in order."""
-    return [(value, when) for t, _, value, when in changes if t == topic]
+    return [(x[2], x[3]) for x in changes if len(x) == 4 and x[0] == topic]
 
 
 def overlaps_band(box):
@@ -272,7 +275,9 @@ def check_settings(stream, api, token):
 
 
 VTEST = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"  # Debian opencv-doc: people walking, 768x576, 10 fps
-STILL_S, PEOPLE_S, COVERED_S = 4, 12, 8  # the clip: vtest's first picture held, then it plays, then black
+# The clip: vtest's first picture held (long enough for the test to subscribe, also under ASan), then it plays,
+# then black.
+STILL_S, PEOPLE_S, COVERED_S = 12, 12, 8
 
 
 def make_footage(work):
@@ -293,6 +298,7 @@ def check_footage(binary, work):
     R.require(f"{VTEST} is installed (Debian opencv-doc)", os.path.exists(VTEST), "apt-get install opencv-doc")
     clip, err = make_footage(work)
     R.require("ffmpeg makes the clip: vtest.avi held still, playing, then black", clip, short(err))
+    started = time.monotonic()
     daemon, ports, user, pw = start(binary, work, "footage",
                                     f'kind = "file"\nfile = "{clip}"\ndecode = true\nloop = false\n'
                                     "width = 768\nheight = 576\n")
@@ -302,10 +308,16 @@ def check_footage(binary, work):
         r = api.login(user, pw)
         R.require("log in to the footage daemon", r.status in (200, 201), repr(r))
         stream = Stream(ports["https"], r.json["token"])
-        onvif = []
+        onvif, subscribed = [], threading.Event()
         seconds = STILL_S + PEOPLE_S + COVERED_S + 6
-        puller = threading.Thread(target=pull_changes, args=(ports["plain"], user, pw, onvif, seconds), daemon=True)
+        puller = threading.Thread(target=pull_changes, args=(ports["plain"], user, pw, onvif, seconds, subscribed),
+                                  daemon=True)
         puller.start()
+        R.require("an ONVIF pull point exists before people appear", subscribed.wait(STILL_S - 2), short(onvif))
+        time.sleep(max(0.0, started + STILL_S - 1 - time.monotonic()))
+        quiet = stream.kinds(0)
+        R.check(f"vtest.avi's first picture held still ({STILL_S} s): no motion, person or tamper event",
+                not {"motion_start", "person", "tamper"} & set(quiet), str(quiet))
         person = stream.wait("person", 0, STILL_S + PEOPLE_S + 4)
         tamper = stream.wait("tamper", 0, seconds)
         puller.join(seconds + 10)

@@ -701,7 +701,8 @@ def check_operations(c):
     R.check("GetEventProperties (the analytics run): VideoSource/GlobalSceneChange/AnalyticsService (tampering) and "
             "RuleEngine/ObjectDetection/Object (ClassTypes, people)",
             all(s in r[2] for s in (b"<GlobalSceneChange>", b"<AnalyticsService", b"<ObjectDetection>", b"<Object ",
-                                    b'Name="ClassTypes" Type="tt:StringList"')), short(r[2]))
+                                    b'Name="ClassTypes" Type="tt:StringList"', b'Name="AnalyticsConfiguration"')),
+            short(r[2]))
     op("tev", "GetServiceCapabilities")
     return profile
 

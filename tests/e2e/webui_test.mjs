@@ -1192,7 +1192,11 @@ async function testRemote(ctx, page) {
       [before.device?.id, before.device?.key, url, fingerprint].every((part) => part && command.includes(part)),
     short({ saved, command }),
   );
-  await call(port, 'PATCH', '/api/v1/config', { token: ctx.token, body: { 'relay.url': '' } });
+  const reset = await call(port, 'PATCH', '/api/v1/config', {
+    token: ctx.token,
+    body: { 'relay.url': '', 'relay.fingerprint': '' },
+  });
+  report.require('the test sets the relay back to none', reset.status === 200, reset.body);
 }
 
 async function testDevice(ctx, page) {

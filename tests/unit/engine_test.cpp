@@ -3,6 +3,7 @@
 // drawn, sensor states, and settings applied live.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -117,6 +118,63 @@ TEST(AnalyticsEngine, SwitchedOffDuringMotionEndsItAndLooksNoMore) {
   const auto analysed = engine.stats().pictures;
   std::this_thread::sleep_for(1s);
   EXPECT_LE(engine.stats().pictures, analysed + 1) << "nothing is analysed while switched off";
+  engine.stop();
+  capture.stop();
+}
+
+// The synthetic camera with a lens cap: once `covered`, its pictures are black.
+class CoverableSource final : public hal::Source {
+ public:
+  explicit CoverableSource(const hal::SyntheticOptions& o) : inner_(hal::make_synthetic_source(o)) {}
+  std::optional<std::string> next(hal::Picture& out) override {
+    auto why = inner_->next(out);
+    if (!why && covered) {
+      const auto luma = static_cast<std::ptrdiff_t>(out.width) * out.height;
+      std::fill(out.data.begin(), out.data.begin() + luma, std::uint8_t{16});
+      std::fill(out.data.begin() + luma, out.data.end(), std::uint8_t{128});
+    }
+    return why;
+  }
+  int width() const override { return inner_->width(); }
+  int height() const override { return inner_->height(); }
+  int fps() const override { return inner_->fps(); }
+  hal::Overlay overlay() const override { return inner_->overlay(); }
+  std::atomic<bool> covered{false};
+
+ private:
+  std::unique_ptr<hal::Source> inner_;
+};
+
+TEST(AnalyticsEngine, ACoveredLensIsTamperingUntilTamperDetectionIsSwitchedOff) {
+  auto source = std::make_unique<CoverableSource>(hal::SyntheticOptions{320, 180, 25, true, true});
+  auto* lens = source.get();
+  media::Capture capture(std::move(source));
+  Collected got;
+  Engine engine(capture, quick(), got.sink());
+  engine.start();
+  capture.start();
+  std::this_thread::sleep_for(3s);  // the usual view is learnt
+  lens->covered = true;
+  const int tamper = got.wait_for(event_type::tamper, 0, 15s);
+  ASSERT_GE(tamper, 0) << "no tamper event within 15 s of covering the lens";
+  // Whether the sensor's latest state is `on` (within 3 s).
+  auto sensor_is = [&](const std::string& entity, bool on) {
+    std::unique_lock lock(got.mutex);
+    return got.cv.wait_for(lock, 3s, [&] {
+      for (auto it = got.states.rbegin(); it != got.states.rend(); ++it)
+        if (it->first == entity) return it->second == on;
+      return false;
+    });
+  };
+  {
+    std::lock_guard lock(got.mutex);
+    EXPECT_EQ(got.events[static_cast<std::size_t>(tamper)].detail, "covered");
+  }
+  EXPECT_TRUE(sensor_is("tamper", true));
+  auto off = quick();
+  off.tamper = false;
+  engine.configure(off);
+  EXPECT_TRUE(sensor_is("tamper", false)) << "switched off while covered, the tamper sensor goes back to off";
   engine.stop();
   capture.stop();
 }

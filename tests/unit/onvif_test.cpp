@@ -271,7 +271,9 @@ TEST(Events, TamperAndPersonAreTopicsOnlyOnceAdvertisedAndOnlyTheirChangesAreSen
   EXPECT_EQ(changed.messages[0].operation, "Changed");
   EXPECT_EQ(changed.messages[0].time, later);
   EXPECT_EQ(changed.messages[0].data.at(0), (std::pair<std::string, std::string>{"ClassTypes", "Person"}));
-  EXPECT_EQ(changed.messages[0].source.at(2), (std::pair<std::string, std::string>{"Rule", "PersonDetectorRule"}));
+  const std::vector<std::pair<std::string, std::string>> source{
+      {"VideoSource", "VideoSource_1"}, {"AnalyticsConfiguration", "Analytics_1"}, {"Rule", "PersonDetectorRule"}};
+  EXPECT_EQ(changed.messages[0].source, source) << "the source items of the Analytics spec's specified rules";
 }
 
 TEST(Events, ASubscriptionToOneTopicGetsOnlyThatTopic) {

@@ -14,11 +14,12 @@ const KEY_RULE = (
   </>
 );
 const ID_RULE = '32 characters, letters a–z and digits 2–7: the ID that “freehold id” or the audit log shows.';
-const NAME_MAX = 64;
+const NAME_MAX = 64; // bytes of UTF-8, as the device counts
 
 const KEY_SHAPE = 'A client key is 43 characters of A–Z, a–z, 0–9, "-" and "_".';
 const keyProblem = (key: string) => (/^[A-Za-z0-9_-]{43}$/.test(key) ? null : KEY_SHAPE);
-const idProblem = (id: string) => (/^[A-Za-z2-7]{32}$/.test(id) ? null : ID_RULE);
+const idProblem = (id: string) => (/^[A-Za-z2-7]{32}$/.test(id) ? null : 'This is not a client ID.');
+const nameBytes = (name: string) => new TextEncoder().encode(name).length;
 
 function linkText(relay: RelayStatus['relay']): string {
   if (!relay.url) return 'Off: no relay is set (Settings, “Remote access”).';
@@ -214,7 +215,7 @@ function PairClient(props: { onPaired: () => void }) {
     const found: PairErrors = {};
     const badKey = keyProblem(trimmed);
     if (badKey) found.key = badKey;
-    if (name.length > NAME_MAX) found.name = `At most ${NAME_MAX} characters.`;
+    if (nameBytes(name) > NAME_MAX) found.name = `At most ${NAME_MAX} bytes (a non-ASCII character counts 2–4).`;
     if (showProblems(found, setErrors, setFormError)) return;
     setBusy(true);
     try {
@@ -259,7 +260,6 @@ function PairClient(props: { onPaired: () => void }) {
               {...aria}
               name="name"
               autocomplete="off"
-              maxLength={NAME_MAX}
               value={name}
               onInput={(e) => setName(e.currentTarget.value)}
             />
