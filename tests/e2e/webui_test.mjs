@@ -1062,6 +1062,24 @@ async function testUsers(ctx, page, browser) {
   } finally {
     await context.close();
   }
+
+  // Deleting asks first; the device keeps its last admin (the dialog says why and stays open), a viewer goes.
+  expectFailure(`/api/v1/users/${ctx.user}`, 409);
+  await page.click(`tr[data-username="${ctx.user}"] button.danger`);
+  await page.locator('dialog[open] button.danger').click();
+  const kept = await until(page, () =>
+    /last admin/.test(document.querySelector('dialog[open] .form-error')?.textContent ?? ''));
+  await page.locator('dialog[open] button.ghost').click();
+  await page.click('tr[data-username="watcher"] button.danger');
+  await page.locator('dialog[open] button.danger').click();
+  const gone = await until(page, () => !document.querySelector('tr[data-username="watcher"]'));
+  const left = (await call(ctx.demo.ports.https, 'GET', '/api/v1/users', { token: ctx.token })).json?.users ?? [];
+  report.check(
+    'Users: deleting the only admin is refused in the dialog ("last admin"); deleting "watcher" after confirming ' +
+      'removes it (and on the device)',
+    kept && gone && left.some((u) => u.username === ctx.user) && !left.some((u) => u.username === 'watcher'),
+    short(left.map((u) => u.username)),
+  );
 }
 
 // Users → Remote access: the device's relay identity, pairing a client by its public key (a malformed key refused

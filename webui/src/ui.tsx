@@ -2,6 +2,7 @@
 // Building blocks shared by the pages: labelled fields, errors, dialogs, the status live region, countdowns.
 import type { ComponentChildren } from 'preact';
 import { useEffect, useId, useRef, useState } from 'preact/hooks';
+import { ROLES, type Role } from './api';
 
 // The status region: one polite live region for the whole app, so a screen reader hears what happened.
 let setStatusText: (text: string) => void = () => {};
@@ -161,6 +162,70 @@ export function Dialog(props: { title: string; onClose: () => void; class?: stri
       </div>
       {props.children}
     </dialog>
+  );
+}
+
+// A dialog that asks before something that cannot be undone: `confirm` runs on the danger button and throws to
+// show an error (`errorOf` words it; the API's message otherwise), after which the user may try again or cancel.
+export function ConfirmDialog(props: {
+  title: string;
+  action: string;
+  onClose: () => void;
+  confirm: () => Promise<void>;
+  errorOf?: (e: unknown) => string;
+  children: ComponentChildren;
+}) {
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+  async function run() {
+    setBusy(true);
+    try {
+      await props.confirm();
+    } catch (e) {
+      setError(props.errorOf?.(e) ?? errorText(e));
+      setBusy(false);
+    }
+  }
+  return (
+    <Dialog title={props.title} onClose={props.onClose}>
+      {props.children}
+      {error && <FormError>{error}</FormError>}
+      <div class="actions">
+        <button type="button" class="ghost" onClick={props.onClose}>
+          Cancel
+        </button>
+        <button type="button" class="danger" disabled={busy} onClick={() => void run()}>
+          {props.action}
+        </button>
+      </div>
+    </Dialog>
+  );
+}
+
+// The role picker of a form, with its label, hint and error.
+export function RoleSelect(props: {
+  value: Role;
+  onValue: (role: Role) => void;
+  hint: ComponentChildren;
+  error?: string;
+}) {
+  return (
+    <Field label="Role" error={props.error} hint={props.hint}>
+      {(aria) => (
+        <select
+          {...aria}
+          name="role"
+          value={props.value}
+          onChange={(e) => props.onValue(e.currentTarget.value as Role)}
+        >
+          {ROLES.map((r) => (
+            <option key={r} value={r}>
+              {r}
+            </option>
+          ))}
+        </select>
+      )}
+    </Field>
   );
 }
 

@@ -3,9 +3,9 @@
 // clients paired with it and their roles, revoking a client (also one that came with a grant), and pairing a
 // client by its public key. docs/rest-api.md, "Remote access"; docs/relay-protocol.md for what the keys are.
 import { useState } from 'preact/hooks';
-import { api, ApiError, get, ROLES, type RelayClient, type RelayStatus, type Role } from '../api';
+import { api, ApiError, get, type RelayClient, type RelayStatus, type Role } from '../api';
 import { formatTime } from '../format';
-import { announce, Dialog, errorText, Field, FormError, showProblems, usePolling } from '../ui';
+import { announce, ConfirmDialog, errorText, Field, FormError, RoleSelect, showProblems, usePolling } from '../ui';
 
 const REFRESH_MS = 5000;
 const KEY_RULE = (
@@ -166,36 +166,23 @@ function ClientTable(props: { clients: RelayClient[]; onRevoke: (client: RelayCl
 }
 
 function RevokeClient(props: { client: { id: string; name: string }; onClose: () => void; onRevoked: () => void }) {
-  const [error, setError] = useState('');
-  const [busy, setBusy] = useState(false);
   const label = props.client.name ? `${props.client.name} (${props.client.id})` : props.client.id;
-  async function revoke() {
-    setBusy(true);
-    try {
-      await api('DELETE', `/api/v1/relay/clients/${encodeURIComponent(props.client.id)}`);
-      announce(`${label} was revoked.`);
-      props.onRevoked();
-    } catch (e) {
-      setError(errorText(e));
-      setBusy(false);
-    }
-  }
   return (
-    <Dialog title="Revoke this client?" onClose={props.onClose}>
+    <ConfirmDialog
+      title="Revoke this client?"
+      action="Revoke"
+      onClose={props.onClose}
+      confirm={async () => {
+        await api('DELETE', `/api/v1/relay/clients/${encodeURIComponent(props.client.id)}`);
+        announce(`${label} was revoked.`);
+        props.onRevoked();
+      }}
+    >
       <p>
         <code>{label}</code> can no longer reach the device through the relay, its open sessions end at once, and
         every grant it gave to others stops working.
       </p>
-      {error && <FormError>{error}</FormError>}
-      <div class="actions">
-        <button type="button" class="ghost" onClick={props.onClose}>
-          Cancel
-        </button>
-        <button type="button" class="danger" disabled={busy} onClick={() => void revoke()}>
-          Revoke
-        </button>
-      </div>
-    </Dialog>
+    </ConfirmDialog>
   );
 }
 
@@ -265,17 +252,12 @@ function PairClient(props: { onPaired: () => void }) {
             />
           )}
         </Field>
-        <Field label="Role" error={errors.role} hint="What the client may do through the relay, as for a user.">
-          {(aria) => (
-            <select {...aria} name="role" value={role} onChange={(e) => setRole(e.currentTarget.value as Role)}>
-              {ROLES.map((r) => (
-                <option key={r} value={r}>
-                  {r}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
+        <RoleSelect
+          value={role}
+          onValue={setRole}
+          hint="What the client may do through the relay, as for a user."
+          error={errors.role}
+        />
       </div>
       {formError && <FormError>{formError}</FormError>}
       <div class="actions">

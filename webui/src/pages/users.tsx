@@ -6,7 +6,18 @@ import { api, ApiError, get, hasRole, ROLES, type Role, type User } from '../api
 import { formatTime } from '../format';
 import { PASSWORD_RULE, passwordProblem, USERNAME_RULE, usernameProblem } from '../rules';
 import { useSession } from '../session';
-import { announce, Dialog, errorText, Field, FormError, PageTitle, PasswordField, showProblems } from '../ui';
+import {
+  announce,
+  ConfirmDialog,
+  Dialog,
+  errorText,
+  Field,
+  FormError,
+  PageTitle,
+  PasswordField,
+  RoleSelect,
+  showProblems,
+} from '../ui';
 import { PasswordForm } from './account';
 import { RemoteAccess } from './remote';
 
@@ -163,34 +174,22 @@ function UserAdmin() {
 }
 
 function DeleteUser(props: { username: string; onClose: () => void; onDeleted: () => void }) {
-  const [error, setError] = useState('');
-  const [busy, setBusy] = useState(false);
-  async function remove() {
-    setBusy(true);
-    try {
-      await api('DELETE', `/api/v1/users/${encodeURIComponent(props.username)}`);
-      announce(`${props.username} was deleted.`);
-      props.onDeleted();
-    } catch (e) {
-      setError(
-        e instanceof ApiError && e.status === 409 ? 'This is the last admin: the device needs one.' : errorText(e),
-      );
-      setBusy(false);
-    }
-  }
   return (
-    <Dialog title={`Delete ${props.username}?`} onClose={props.onClose}>
+    <ConfirmDialog
+      title={`Delete ${props.username}?`}
+      action="Delete"
+      onClose={props.onClose}
+      confirm={async () => {
+        await api('DELETE', `/api/v1/users/${encodeURIComponent(props.username)}`);
+        announce(`${props.username} was deleted.`);
+        props.onDeleted();
+      }}
+      errorOf={(e) =>
+        e instanceof ApiError && e.status === 409 ? 'This is the last admin: the device needs one.' : errorText(e)
+      }
+    >
       <p>The account is removed and its sessions end at once. This cannot be undone.</p>
-      {error && <FormError>{error}</FormError>}
-      <div class="actions">
-        <button type="button" class="ghost" onClick={props.onClose}>
-          Cancel
-        </button>
-        <button type="button" class="danger" disabled={busy} onClick={() => void remove()}>
-          Delete
-        </button>
-      </div>
-    </Dialog>
+    </ConfirmDialog>
   );
 }
 
@@ -260,17 +259,7 @@ function AddUser(props: { onAdded: () => void }) {
             error={errors.password}
             hint={PASSWORD_RULE}
           />
-          <Field label="Role" error={errors.role} hint={ROLE_HELP}>
-            {(aria) => (
-              <select {...aria} name="role" value={role} onChange={(e) => setRole(e.currentTarget.value as Role)}>
-                {ROLES.map((r) => (
-                  <option key={r} value={r}>
-                    {r}
-                  </option>
-                ))}
-              </select>
-            )}
-          </Field>
+          <RoleSelect value={role} onValue={setRole} hint={ROLE_HELP} error={errors.role} />
         </div>
         {formError && <FormError>{formError}</FormError>}
         <div class="actions">
