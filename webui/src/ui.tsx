@@ -2,7 +2,7 @@
 // Building blocks shared by the pages: labelled fields, errors, dialogs, the status live region, countdowns.
 import type { ComponentChildren } from 'preact';
 import { useEffect, useId, useRef, useState } from 'preact/hooks';
-import { ROLES, type Role } from './api';
+import { ApiError, ROLES, type Role } from './api';
 
 // The status region: one polite live region for the whole app, so a screen reader hears what happened.
 let setStatusText: (text: string) => void = () => {};
@@ -91,6 +91,25 @@ export function showProblems<E extends Record<string, string | undefined>>(
   const first = Object.values(found).find(Boolean);
   if (first) announce(first);
   return first !== undefined;
+}
+
+// Shows what the device refused a form for: beside the field its error code names (`fields`: code → the field, or
+// the field and the text to show instead of the device's message), else for the whole form; announced either way.
+export function showRefusal<K extends string>(
+  err: unknown,
+  fields: Record<string, K | [K, string]>,
+  setErrors: (errors: Partial<Record<K, string>>) => void,
+  setFormError: (error: string) => void,
+): void {
+  if (!(err instanceof ApiError)) throw err;
+  const target = fields[err.code];
+  if (target === undefined) {
+    setFormError(err.message);
+  } else {
+    const [field, text] = Array.isArray(target) ? target : [target, err.message];
+    setErrors({ [field]: text } as Partial<Record<K, string>>);
+  }
+  announce(err.message);
 }
 
 // A password input with its label, hint and error: the browser's password manager keys on `autocomplete`.

@@ -3,9 +3,19 @@
 // clients paired with it and their roles, revoking a client (also one that came with a grant), and pairing a
 // client by its public key. docs/rest-api.md, "Remote access"; docs/relay-protocol.md for what the keys are.
 import { useState } from 'preact/hooks';
-import { api, ApiError, get, type RelayClient, type RelayStatus, type Role } from '../api';
+import { api, get, type RelayClient, type RelayStatus, type Role } from '../api';
 import { formatTime } from '../format';
-import { announce, ConfirmDialog, errorText, Field, FormError, RoleSelect, showProblems, usePolling } from '../ui';
+import {
+  announce,
+  ConfirmDialog,
+  errorText,
+  Field,
+  FormError,
+  RoleSelect,
+  showProblems,
+  showRefusal,
+  usePolling,
+} from '../ui';
 
 const REFRESH_MS = 5000;
 const KEY_RULE = (
@@ -213,12 +223,12 @@ function PairClient(props: { onPaired: () => void }) {
       setRole('viewer');
       props.onPaired();
     } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
-      if (err.code === 'invalid_key') setErrors({ key: 'This is not a client’s public key: was it copied whole?' });
-      else if (err.code === 'invalid_name') setErrors({ name: err.message });
-      else if (err.code === 'invalid_role') setErrors({ role: err.message });
-      else setFormError(err.message);
-      announce(err.message);
+      const fields: Record<string, keyof PairErrors | [keyof PairErrors, string]> = {
+        invalid_key: ['key', 'This is not a client’s public key: was it copied whole?'],
+        invalid_name: 'name',
+        invalid_role: 'role',
+      };
+      showRefusal(err, fields, setErrors, setFormError);
     } finally {
       setBusy(false);
     }

@@ -17,6 +17,7 @@ import {
   PasswordField,
   RoleSelect,
   showProblems,
+  showRefusal,
 } from '../ui';
 import { PasswordForm } from './account';
 import { RemoteAccess } from './remote';
@@ -220,13 +221,13 @@ function AddUser(props: { onAdded: () => void }) {
       setRole('viewer');
       props.onAdded();
     } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
-      if (err.code === 'exists') setErrors({ username: 'A user with this name exists.' });
-      else if (err.code === 'invalid_username') setErrors({ username: err.message });
-      else if (err.code === 'weak_password') setErrors({ password: err.message });
-      else if (err.code === 'invalid_role') setErrors({ role: err.message });
-      else setFormError(err.message);
-      announce(err.message);
+      const fields: Record<string, keyof AddErrors | [keyof AddErrors, string]> = {
+        exists: ['username', 'A user with this name exists.'],
+        invalid_username: 'username',
+        weak_password: 'password',
+        invalid_role: 'role',
+      };
+      showRefusal(err, fields, setErrors, setFormError);
     } finally {
       setBusy(false);
     }
