@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "relay/direct.hpp"
+#include "relay/sockets.hpp"
 
 #include <array>
 #include <boost/asio/as_tuple.hpp>
@@ -24,17 +25,6 @@ constexpr size_t kSlot = 2 + noise::kMaxMessage;  // one length-prefixed message
 constexpr size_t kSlots = 4;                      // messages per system call, each way
 
 }  // namespace
-
-void keep_alive(asio::ip::tcp::socket& socket) {
-  // A NAT that forgets an idle session's connection must not leave it silently dead: probes after 60 s of silence,
-  // every 15 s, given up after 4 (the links have their own pings).
-  const int on = 1, idle = 60, interval = 15, count = 4;
-  const int fd = socket.native_handle();
-  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
-  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
-  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
-  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
-}
 
 DirectTunnel::DirectTunnel(std::shared_ptr<Link> link, uint32_t session, asio::ip::tcp::endpoint relay,
                            std::string token, noise::Transport keys, asio::ip::tcp::socket local,
@@ -65,8 +55,7 @@ asio::awaitable<void> DirectTunnel::run() {
   std::string preamble(kDirectMagic);
   preamble += token_;
   if (!ec && !ended_) {
-    relay_.set_option(asio::ip::tcp::no_delay(true), ec);
-    keep_alive(relay_);
+    tune_session_socket(relay_);
     std::tie(ec, std::ignore) = co_await asio::async_write(relay_, asio::buffer(preamble), tuple_awaitable);
   }
   connecting_ = false;

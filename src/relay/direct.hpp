@@ -43,7 +43,4 @@ class DirectTunnel final : public Carrier, public std::enable_shared_from_this<D
   bool out_eof_ = false, in_eof_ = false, local_eof_written_ = false, ended_ = false, connecting_ = false;
 };
 
-// TCP keep-alive on a direct connection (both ends and the relay's legs): idle sessions have no pings of their own.
-void keep_alive(boost::asio::ip::tcp::socket& socket);
-
 }  // namespace freehold::relay

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "relay/link.hpp"
+#include "relay/sockets.hpp"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -76,7 +77,7 @@ Link::Link(asio::ip::tcp::socket socket, SSL_CTX* ctx, bool server, std::chrono:
     if (a.is_v6() && a.to_v6().is_v4_mapped()) a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
     remote_ = a.to_string();
   }
-  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  tune_session_socket(socket_);
   socket_.non_blocking(true, ec);
   ssl_ = SSL_new(ctx);
   SSL_set_fd(ssl_, static_cast<int>(socket_.native_handle()));  // the socket keeps the descriptor

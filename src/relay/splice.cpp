@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "relay/splice.hpp"
 
-#include "relay/direct.hpp"
+#include "relay/sockets.hpp"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -51,8 +51,7 @@ bool Splice::start(std::string* error) {
   for (auto& s : sockets_) {
     boost::system::error_code ec;
     s.native_non_blocking(true, ec);
-    s.set_option(asio::ip::tcp::no_delay(true), ec);
-    keep_alive(s);
+    tune_session_socket(s);
   }
   running_ = 2;
   auto self = shared_from_this();

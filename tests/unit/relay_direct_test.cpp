@@ -5,6 +5,12 @@
 // application see a reset, never altered data or a clean end.
 #include <gtest/gtest.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -25,6 +31,7 @@
 #include "relay/direct.hpp"
 #include "relay/identity.hpp"
 #include "relay/noise.hpp"
+#include "relay/sockets.hpp"
 #include "relay/splice.hpp"
 
 namespace freehold::relay {
@@ -121,6 +128,27 @@ struct SpliceFixture {
     asio::co_spawn(io, freehold::relay::send(s, std::move(data), 100'000, fin), asio::detached);
   }
 };
+
+TEST(RelaySessionSocket, NoDelayKeepAliveAndRetransmissionBackoffCappedAtOneSecond) {
+  asio::io_context io;
+  auto [a, b] = socket_pair(io);
+  tune_session_socket(a);
+  const int fd = a.native_handle();
+  auto option = [fd](int level, int name) {
+    int v = -1;
+    socklen_t len = sizeof v;
+    return ::getsockopt(fd, level, name, &v, &len) == 0 ? v : -errno;
+  };
+  EXPECT_EQ(option(IPPROTO_TCP, TCP_NODELAY), 1);
+  EXPECT_EQ(option(SOL_SOCKET, SO_KEEPALIVE), 1);
+  EXPECT_EQ(option(IPPROTO_TCP, TCP_KEEPIDLE), 60);
+  EXPECT_EQ(option(IPPROTO_TCP, TCP_KEEPINTVL), 15);
+  EXPECT_EQ(option(IPPROTO_TCP, TCP_KEEPCNT), 4);
+  constexpr int kTcpRtoMaxMs = 44;  // Linux 6.15 and later
+  const int rto_max = option(IPPROTO_TCP, kTcpRtoMaxMs);
+  if (rto_max == -ENOPROTOOPT) GTEST_SKIP() << "this kernel has no TCP_RTO_MAX_MS (Linux < 6.15)";
+  EXPECT_EQ(rto_max, 1000);
+}
 
 TEST(RelaySplice, CopiesBothWaysUnchangedAndEndsCleanAfterBothFins) {
   SpliceFixture f;
