@@ -41,37 +41,51 @@ struct Events::PullPoint {
 Events::Events(asio::any_io_executor io) : io_(std::move(io)) { advertise(Property::motion); }
 Events::~Events() { stop(); }
 
+const std::vector<Topic>& topics() {
+  static const std::vector<Topic> table{
+      {Property::motion,
+       "tns1:VideoSource/MotionAlarm",
+       {{"Source", "tt:ReferenceToken", "VideoSource_1"}},
+       {"State", "xs:boolean", ""},
+       "true",
+       "false"},
+      // The cell motion detector's source items name the configurations the profiles carry.
+      {Property::motion,
+       "tns1:RuleEngine/CellMotionDetector/Motion",
+       {{"VideoSourceConfigurationToken", "tt:ReferenceToken", "VideoSourceConfig_1"},
+        {"VideoAnalyticsConfigurationToken", "tt:ReferenceToken", "Analytics_1"},
+        {"Rule", "xs:string", "MotionDetectorRule"}},
+       {"IsMotion", "xs:boolean", ""},
+       "true",
+       "false"},
+      {Property::tamper,
+       "tns1:VideoSource/GlobalSceneChange/AnalyticsService",
+       {{"Source", "tt:ReferenceToken", "VideoSource_1"}},
+       {"State", "xs:boolean", ""},
+       "true",
+       "false"},
+      // A "specified rule" (Analytics spec, annex): sourced by the video source, analytics configuration and rule.
+      {Property::person,
+       "tns1:RuleEngine/ObjectDetection/Object",
+       {{"VideoSource", "tt:ReferenceToken", "VideoSource_1"},
+        {"AnalyticsConfiguration", "tt:ReferenceToken", "Analytics_1"},
+        {"Rule", "xs:string", "PersonDetectorRule"}},
+       {"ClassTypes", "tt:StringList", ""},
+       "Person",
+       ""},
+  };
+  return table;
+}
+
 void Events::append_messages(Property p, const std::string& operation, std::vector<EventMessage>& out) const {
   const State& s = state(p);
   const auto when = operation == "Initialized" ? std::chrono::system_clock::now() : s.since;
-  const std::string value = s.on ? "true" : "false";
-  switch (p) {
-    case Property::motion:
-      out.push_back(
-          {"tns1:VideoSource/MotionAlarm", when, operation, {{"Source", "VideoSource_1"}}, {{"State", value}}});
-      // The cell motion detector's source items name the configurations the profiles carry.
-      out.push_back({"tns1:RuleEngine/CellMotionDetector/Motion",
-                     when,
-                     operation,
-                     {{"VideoSourceConfigurationToken", "VideoSourceConfig_1"},
-                      {"VideoAnalyticsConfigurationToken", "Analytics_1"},
-                      {"Rule", "MotionDetectorRule"}},
-                     {{"IsMotion", value}}});
-      break;
-    case Property::tamper:
-      out.push_back({"tns1:VideoSource/GlobalSceneChange/AnalyticsService", when, operation,
-                     {{"Source", "VideoSource_1"}}, {{"State", value}}});
-      break;
-    case Property::person:
-      // A "specified rule" (Analytics spec, annex): sourced by the video source, analytics configuration and rule.
-      out.push_back({"tns1:RuleEngine/ObjectDetection/Object",
-                     when,
-                     operation,
-                     {{"VideoSource", "VideoSource_1"},
-                      {"AnalyticsConfiguration", "Analytics_1"},
-                      {"Rule", "PersonDetectorRule"}},
-                     {{"ClassTypes", s.on ? "Person" : ""}}});
-      break;
+  for (const auto& t : topics()) {
+    if (t.property != p) continue;
+    EventMessage m{std::string(t.path), when, operation, {}, {}};
+    m.data.emplace_back(t.data.name, s.on ? t.on : t.off);
+    for (const auto& item : t.source) m.source.emplace_back(item.name, item.value);
+    out.push_back(std::move(m));
   }
 }
 

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace freehold::onvif {
@@ -31,6 +32,21 @@ struct EventMessage {
 // A state the device reports; motion always, tamper and person once advertised (the analytics run).
 enum class Property { motion, tamper, person };
 inline constexpr std::size_t kProperties = 3;
+
+// One topic of the topic set, which GetEventProperties describes and the messages carry: its path, its source
+// items (name, type, this device's value) and its data item (name, type, its value while the property is on, off).
+struct TopicItem {
+  std::string_view name, type, value;
+};
+struct Topic {
+  Property property;
+  std::string_view path;  // "tns1:VideoSource/MotionAlarm"
+  std::vector<TopicItem> source;
+  TopicItem data;  // `value` unused: on and off below
+  std::string_view on, off;
+};
+// In the order GetEventProperties lists them and a pull point's current state sends them.
+[[nodiscard]] const std::vector<Topic>& topics();
 
 class Events final {
  public:
@@ -93,7 +109,7 @@ class Events final {
   [[nodiscard]] State& state(Property p) { return states_[static_cast<std::size_t>(p)]; }
   [[nodiscard]] const State& state(Property p) const { return states_[static_cast<std::size_t>(p)]; }
   [[nodiscard]] std::vector<EventMessage> current_state(const std::string& operation) const;
-  // The messages of one property: "Initialized" stamped now, "Changed" with the time of the change.
+  // The messages of one property's topics: "Initialized" stamped now, "Changed" with the time of the change.
   void append_messages(Property p, const std::string& operation, std::vector<EventMessage>& out) const;
   PullPoint* find(const std::string& id);
   std::string add(std::shared_ptr<PullPoint> p, std::chrono::seconds termination);

@@ -13,7 +13,6 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <algorithm>
-#include <initializer_list>
 #include <memory>
 
 #include "core/log.hpp"
@@ -94,34 +93,25 @@ OpResult get_event_properties(Call& c) {
   add(r, "tev:TopicNamespaceLocation", "http://www.onvif.org/onvif/ver10/topics/topicns.xml");
   add(r, "wsnt:FixedTopicSet", "true");
   auto set = add(r, "wstop:TopicSet");
-  auto video_source = add(set, "tns1:VideoSource");
-  auto rule_engine = add(set, "tns1:RuleEngine");
-  // A topic that is a property: its source items (name, type) and its one data item.
-  using Items = std::initializer_list<std::pair<std::string_view, std::string_view>>;
-  auto topic = [](pugi::xml_node at, Items source, std::string_view data, std::string_view type) {
+  // Each advertised topic as a path of elements ("tns1:VideoSource" > "GlobalSceneChange" > ...), the levels it
+  // shares with another topic written once, and at its end the description of its messages (all properties).
+  for (const auto& t : topics()) {
+    if (!c.events.advertised(t.property)) continue;
+    pugi::xml_node at = set;
+    for (size_t from = 0; from <= t.path.size();) {
+      const size_t to = std::min(t.path.find('/', from), t.path.size());
+      const std::string name(t.path.substr(from, to - from));
+      auto existing = at.child(name.c_str());
+      at = existing ? existing : add(at, name);
+      from = to + 1;
+    }
     attr(at, "wstop:topic", "true");
     auto m = add(at, "tt:MessageDescription");
     attr(m, "IsProperty", "true");
     auto src = add(m, "tt:Source");
-    for (const auto& [name, item_type] : source) simple_item_description(src, name, item_type);
-    simple_item_description(add(m, "tt:Data"), data, type);
-  };
-  const Items by_video_source{{"Source", "tt:ReferenceToken"}};
-  topic(add(video_source, "MotionAlarm"), by_video_source, "State", "xs:boolean");
-  topic(add(add(rule_engine, "CellMotionDetector"), "Motion"),
-        {{"VideoSourceConfigurationToken", "tt:ReferenceToken"},
-         {"VideoAnalyticsConfigurationToken", "tt:ReferenceToken"},
-         {"Rule", "xs:string"}},
-        "IsMotion", "xs:boolean");
-  if (c.events.advertised(Property::tamper))
-    topic(add(add(video_source, "GlobalSceneChange"), "AnalyticsService"), by_video_source, "State", "xs:boolean");
-  // The Analytics spec's "specified rules" name the video source, the analytics configuration and the rule.
-  if (c.events.advertised(Property::person))
-    topic(add(add(rule_engine, "ObjectDetection"), "Object"),
-          {{"VideoSource", "tt:ReferenceToken"},
-           {"AnalyticsConfiguration", "tt:ReferenceToken"},
-           {"Rule", "xs:string"}},
-          "ClassTypes", "tt:StringList");
+    for (const auto& item : t.source) simple_item_description(src, item.name, item.type);
+    simple_item_description(add(m, "tt:Data"), t.data.name, t.data.type);
+  }
   add(r, "wsnt:TopicExpressionDialect", "http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet");
   add(r, "wsnt:TopicExpressionDialect", "http://docs.oasis-open.org/wsn/t-1/TopicExpression/Concrete");
   add(r, "tev:MessageContentFilterDialect", "http://www.onvif.org/ver10/tev/messageContentFilter/ItemFilter");
